@@ -1,0 +1,562 @@
+"""Global glacier interpretation dataset: GeoTIFF scenes, read with rasterio.
+
+Layout under ``manual_dir`` (FORMATS.md section 5)::
+
+    scene/<id>.tif       6 bands, uint16, raw surface-reflectance numbers
+    dem/<id>_dem.tif     1 band, int16, AW3D30 elevation (m), same grid as the scene
+    truth/<id>.tif       1 band, uint8, 1 glacier / 0 not glacier, same grid;
+                         its GeoTIFF no-data tag is 0
+
+with ``<id>`` = ``<sensor>_scene_<NN>``, sensor in ``l5 l7 l8 l9 s2``, NN ``01..13``.
+Scenes 11..13 of each sensor are the ``validation`` split, all others ``train``. Every
+scene has its own size and its own UTM grid; the three files of a scene must share
+it (shape, transform, CRS). ``.tiff`` is accepted as well as ``.tif``.
+
+What the reader returns (numpy only, no TensorFlow), one scene at a time:
+
+- :func:`iter_scene_examples` (config ``scenes``): one example per scene, ``id`` str,
+  ``sensor`` str, ``image`` uint16 (H, W, 6), ``dem`` int16 (H, W, 1), ``mask`` uint8
+  (H, W), ``norm_min`` / ``norm_max`` float32 (7,): bit-exact file values.
+- :func:`iter_tile_examples` (config ``tiles512``): a regular grid of 512 x 512 tiles
+  from (0, 0), every scene pixel in exactly one tile; ``image`` float32 (512, 512, 7)
+  normalised (0 outside the scene), ``mask`` uint8 (512, 512), 255 outside the scene.
+
+Normalisation (per scene, per channel; channels = the 6 bands, then elevation):
+with n the scene's pixel count and ``k = max(1, floor(0.05 * n))``, ``min`` is the mean
+of the k smallest values and ``max`` the mean of the k largest (every pixel counts; the
+files carry no no-data in scene or dem). The normalised value is
+``clip((x - min) / (max - min), 0, 1)`` in float32 arithmetic on the float32 bounds,
+NaN -> 0, and a constant channel (``max == min``) -> 0. The bounds are exact: an integer
+histogram of each channel, accumulated strip by strip, so memory stays bounded.
+
+The truth is always read raw (``masked=False``): its no-data tag is 0, and applying it
+would hide the whole background class.
+
+:func:`write_samples` writes all 65 scenes as small real GeoTIFFs in this layout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import pathlib
+import re
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import rasterio
+import rasterio.errors
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.windows import Window
+
+from parsers.errors import SourceDataError
+
+SENSORS = ("l5", "l7", "l8", "l9", "s2")
+SPLITS = ("train", "validation")
+VALIDATION_SCENE_NUMBERS = (11, 12, 13)
+SCENES_PER_SENSOR = 13
+
+#: The six bands of ``scene/<id>.tif``, in file order, per sensor.
+BAND_NAMES = {
+    "l5": ("SR_B1", "SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B7"),
+    "l7": ("SR_B1", "SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B7"),
+    "l8": ("SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6", "SR_B7"),
+    "l9": ("SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6", "SR_B7"),
+    "s2": ("B2", "B3", "B4", "B8", "B11", "B12"),
+}
+#: The seven normalised input channels: the six bands (blue, green, red, NIR, SWIR 1,
+#: SWIR 2 on every sensor), then elevation.
+CHANNEL_NAMES = ("blue", "green", "red", "nir", "swir1", "swir2", "elevation")
+CLASS_NAMES = ("not_glacier", "glacier")
+NUM_BANDS = 6
+NUM_CHANNELS = 7
+TILE_SIZE = 512
+#: Label outside the scene in ``tiles512`` masks.
+IGNORE_LABEL = 255
+#: Share of a scene's values averaged into each normalisation bound.
+TAIL_FRACTION = 0.05
+
+_ID_RE = re.compile(r"^(l5|l7|l8|l9|s2)_scene_(\d{2})$", re.IGNORECASE)
+_TIF_SUFFIXES = (".tif", ".tiff")
+# Pixels per strip read for the histograms: bounds memory (~100 MB at 6 bands).
+_STRIP_PIXELS = 1 << 22
+
+
+@dataclasses.dataclass(frozen=True)
+class ScenePaths:
+    """The three files of one scene."""
+
+    scene: pathlib.Path
+    dem: pathlib.Path
+    truth: pathlib.Path
+
+
+def split_of(scene_id: str) -> str:
+    """``"validation"`` for scenes 11..13 of a sensor, ``"train"`` for all others."""
+    m = _ID_RE.match(scene_id)
+    if m is None:
+        raise ValueError(f"not a glacier scene id: {scene_id!r}")
+    return "validation" if int(m.group(2)) in VALIDATION_SCENE_NUMBERS else "train"
+
+
+def sensor_of(scene_id: str) -> str:
+    """The sensor name (``l5 l7 l8 l9 s2``) of a scene id."""
+    m = _ID_RE.match(scene_id)
+    if m is None:
+        raise ValueError(f"not a glacier scene id: {scene_id!r}")
+    return m.group(1).lower()
+
+
+def _find_tif(folder: pathlib.Path, stem: str) -> pathlib.Path | None:
+    for suffix in _TIF_SUFFIXES + tuple(s.upper() for s in _TIF_SUFFIXES):
+        path = folder / (stem + suffix)
+        if path.is_file():
+            return path
+    return None
+
+
+def scene_paths(manual_dir: os.PathLike | str, scene_id: str) -> ScenePaths:
+    """The scene, dem and truth files of ``scene_id``; SourceDataError if one is missing."""
+    root = pathlib.Path(manual_dir)
+    scene = _find_tif(root / "scene", scene_id)
+    if scene is None:
+        raise SourceDataError(root / "scene" / f"{scene_id}.tif",
+                              f"scene {scene_id}: scene file missing",
+                              "put the 6-band GeoTIFF there")
+    dem = _find_tif(root / "dem", f"{scene_id}_dem")
+    if dem is None:
+        raise SourceDataError(root / "dem" / f"{scene_id}_dem.tif",
+                              f"scene {scene_id}: dem file missing (the scene is {scene})",
+                              "put the scene's AW3D30 DEM there, on the scene's grid")
+    truth = _find_tif(root / "truth", scene_id)
+    if truth is None:
+        raise SourceDataError(root / "truth" / f"{scene_id}.tif",
+                              f"scene {scene_id}: truth file missing (the scene is {scene})",
+                              "put the scene's glacier mask there, on the scene's grid")
+    return ScenePaths(scene, dem, truth)
+
+
+@contextlib.contextmanager
+def _open(path: pathlib.Path, scene_id: str, role: str):
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioError as e:
+        raise SourceDataError(path, f"scene {scene_id}: cannot open the {role} GeoTIFF ({e})",
+                              "re-download the file") from e
+    with src:
+        yield src
+
+
+def _read(src, path: pathlib.Path, scene_id: str, window: Window, indexes=None) -> np.ndarray:
+    # masked=False: the truth's no-data tag is 0, the background class.
+    try:
+        return src.read(indexes, window=window, masked=False)
+    except rasterio.errors.RasterioError as e:
+        detail = e.__cause__ or e  # GDAL's own message ("IReadBlock failed ...")
+        raise SourceDataError(path, f"scene {scene_id}: cannot read pixels in {window} "
+                              f"({detail})", "re-download the file") from e
+
+
+def _check_raster(src, path, scene_id, role, count, dtype):
+    if src.count != count:
+        raise SourceDataError(path, f"scene {scene_id}: {role} has {src.count} bands, "
+                              f"expected {count}", "use the publisher's file")
+    if any(np.dtype(d) != np.dtype(dtype) for d in src.dtypes):
+        raise SourceDataError(path, f"scene {scene_id}: {role} has dtype "
+                              f"{','.join(sorted(set(src.dtypes)))}, expected {dtype}",
+                              "use the publisher's file")
+
+
+def _same_transform(a: Affine, b: Affine) -> bool:
+    # Tools round coordinates differently; a millionth of a pixel is the same grid.
+    tol = 1e-6 * max(abs(a.a), abs(a.e), 1e-12)
+    return all(abs(x - y) <= tol for x, y in zip(a[:6], b[:6]))
+
+
+def _check_grid(scene_src, other, path, scene_id, role):
+    problems = []
+    if other.shape != scene_src.shape:
+        problems.append(f"shape {other.shape} != scene's {scene_src.shape}")
+    if not _same_transform(scene_src.transform, other.transform):
+        problems.append(f"transform {tuple(other.transform)[:6]} != scene's "
+                        f"{tuple(scene_src.transform)[:6]}")
+    if scene_src.crs != other.crs:
+        problems.append(f"CRS {other.crs} != scene's {scene_src.crs}")
+    if problems:
+        raise SourceDataError(path, f"scene {scene_id}: {role} is on another grid than the "
+                              f"scene ({'; '.join(problems)})",
+                              "resample it onto the scene's grid or replace it")
+
+
+@contextlib.contextmanager
+def _open_scene(manual_dir, scene_id: str):
+    """Opens and checks the three files; yields (scene, dem, truth) datasets and paths."""
+    paths = scene_paths(manual_dir, scene_id)
+    with contextlib.ExitStack() as stack:
+        scene = stack.enter_context(_open(paths.scene, scene_id, "scene"))
+        dem = stack.enter_context(_open(paths.dem, scene_id, "dem"))
+        truth = stack.enter_context(_open(paths.truth, scene_id, "truth"))
+        _check_raster(scene, paths.scene, scene_id, "scene", NUM_BANDS, "uint16")
+        _check_raster(dem, paths.dem, scene_id, "dem", 1, "int16")
+        _check_raster(truth, paths.truth, scene_id, "truth", 1, "uint8")
+        _check_grid(scene, dem, paths.dem, scene_id, "dem")
+        _check_grid(scene, truth, paths.truth, scene_id, "truth")
+        yield scene, dem, truth, paths
+
+
+def check_scene(manual_dir: os.PathLike | str, scene_id: str) -> tuple[int, int]:
+    """Checks one scene's three files (present, band counts, dtypes, one grid).
+
+    Reads headers only. Returns the scene's (height, width); raises SourceDataError
+    naming the scene and the file at fault.
+    """
+    with _open_scene(manual_dir, scene_id) as (scene, _, _, _):
+        return scene.height, scene.width
+
+
+def find_scenes(manual_dir: os.PathLike | str) -> list[tuple[str, str]]:
+    """All scenes under ``manual_dir`` as sorted ``(scene_id, split)`` pairs.
+
+    Every scene is checked (:func:`check_scene`, headers only): a missing dem or truth,
+    a file on another grid, a band count or dtype other than the format's is a
+    SourceDataError naming the scene and file. Hidden files and non-TIFFs are ignored.
+    """
+    root = pathlib.Path(manual_dir)
+    folder = root / "scene"
+    if not folder.is_dir():
+        raise SourceDataError(folder, "no scene folder",
+                              "manual_dir must hold scene/, dem/ and truth/")
+    ids: dict[str, pathlib.Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.suffix.lower() not in _TIF_SUFFIXES:
+            continue
+        if _ID_RE.match(path.stem) is None:
+            raise SourceDataError(path, "not a scene name <sensor>_scene_<NN> "
+                                  "(sensor l5 l7 l8 l9 s2)", "rename or remove it")
+        if path.stem in ids:
+            raise SourceDataError(path, f"scene {path.stem} is there twice "
+                                  f"(also {ids[path.stem].name})", "keep one of them")
+        ids[path.stem] = path
+    if not ids:
+        raise SourceDataError(folder, "no scene GeoTIFFs (<sensor>_scene_<NN>.tif)",
+                              "put the publisher's scene files there")
+    scenes = sorted(ids)
+    for scene_id in scenes:
+        check_scene(root, scene_id)
+    return [(scene_id, split_of(scene_id)) for scene_id in scenes]
+
+
+def scene_ids(manual_dir: os.PathLike | str, split: str) -> list[str]:
+    """The work units of a split: its sorted scene ids (checked as in find_scenes)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    return [s for s, sp in find_scenes(manual_dir) if sp == split]
+
+
+# --- normalisation ------------------------------------------------------------------
+
+# Histograms cover the full 16-bit range; int16 values are shifted by this offset.
+_HIST_BINS = 1 << 16
+_INT16_OFFSET = 1 << 15
+
+
+class _Histograms:
+    """Exact per-channel value counts, accumulated one strip at a time."""
+
+    def __init__(self):
+        self.counts = np.zeros((NUM_CHANNELS, _HIST_BINS), np.int64)
+
+    def add(self, bands: np.ndarray, dem: np.ndarray) -> None:
+        """bands: uint16 (6, h, w); dem: int16 (h, w)."""
+        for c in range(NUM_BANDS):
+            self.counts[c] += np.bincount(bands[c].ravel(), minlength=_HIST_BINS)
+        shifted = dem.astype(np.int32).ravel() + _INT16_OFFSET
+        self.counts[NUM_BANDS] += np.bincount(shifted, minlength=_HIST_BINS)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        norm_min = np.zeros(NUM_CHANNELS, np.float32)
+        norm_max = np.zeros(NUM_CHANNELS, np.float32)
+        for c in range(NUM_CHANNELS):
+            values = np.arange(_HIST_BINS, dtype=np.int64)
+            if c == NUM_BANDS:
+                values -= _INT16_OFFSET
+            counts = self.counts[c]
+            k = tail_count(int(counts.sum()))
+            norm_min[c] = _tail_mean(values, counts, k)
+            norm_max[c] = _tail_mean(values[::-1], counts[::-1], k)
+        return norm_min, norm_max
+
+
+def tail_count(n: int) -> int:
+    """How many values each bound averages: ``max(1, floor(0.05 * n))`` of n pixels."""
+    # Integer arithmetic: 0.05 * n in floating point can land just below an integer.
+    return max(1, n * 5 // 100)
+
+
+def _tail_mean(values: np.ndarray, counts: np.ndarray, k: int) -> float:
+    """Exact mean of the first k values of the multiset (values, counts) in that order."""
+    cum = np.cumsum(counts)
+    i = int(np.searchsorted(cum, k))  # first bin that completes k values
+    before = int(cum[i - 1]) if i else 0
+    total = int(np.dot(values[:i], counts[:i])) + (k - before) * int(values[i])
+    return total / k
+
+
+def _strip_rows(src) -> int:
+    """Rows per strip: a multiple of the block height, about _STRIP_PIXELS pixels."""
+    block_h = max(1, src.block_shapes[0][0])
+    rows = max(1, _STRIP_PIXELS // max(1, src.width))
+    return max(block_h, rows // block_h * block_h)
+
+
+def _strips(src) -> Iterator[Window]:
+    step = _strip_rows(src)
+    for r0 in range(0, src.height, step):
+        yield Window(0, r0, src.width, min(step, src.height - r0))
+
+
+def _bounds_of(scene, dem, paths: ScenePaths, scene_id: str):
+    hist = _Histograms()
+    for w in _strips(scene):
+        hist.add(_read(scene, paths.scene, scene_id, w),
+                 _read(dem, paths.dem, scene_id, w, 1))
+    return hist.bounds()
+
+
+def normalization_bounds(manual_dir: os.PathLike | str,
+                         scene_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """The scene's (norm_min, norm_max), float32 (7,) each: bands then elevation.
+
+    Exact (see the module docstring), in one strip-by-strip pass over the files.
+    """
+    with _open_scene(manual_dir, scene_id) as (scene, dem, _, paths):
+        return _bounds_of(scene, dem, paths, scene_id)
+
+
+def normalize(x: np.ndarray, norm_min: np.ndarray, norm_max: np.ndarray) -> np.ndarray:
+    """float32 ``clip((x - min) / (max - min), 0, 1)`` over the last axis, NaN -> 0.
+
+    ``x`` is (..., 7) (any numeric dtype); a channel whose bounds are equal gives 0.
+    """
+    norm_min = np.asarray(norm_min, np.float32)
+    norm_max = np.asarray(norm_max, np.float32)
+    span = norm_max - norm_min
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (np.asarray(x, np.float32) - norm_min) / span
+    np.clip(out, 0.0, 1.0, out=out)
+    out[..., span == 0] = 0.0
+    np.nan_to_num(out, copy=False, nan=0.0)
+    return out
+
+
+# --- examples -----------------------------------------------------------------------
+
+
+def iter_scene_examples(manual_dir: os.PathLike | str,
+                        scene_id: str) -> Iterator[tuple[str, dict]]:
+    """Config ``scenes``: yields the one ``(scene_id, example)`` of a scene.
+
+    example: ``id`` str, ``sensor`` str (l5 l7 l8 l9 s2), ``image`` uint16 (H, W, 6)
+    raw reflectance numbers, ``dem`` int16 (H, W, 1) metres, ``mask`` uint8 (H, W)
+    (1 glacier, 0 not), ``norm_min`` / ``norm_max`` float32 (7,). The bounds come from
+    the same single pass that fills the arrays.
+    """
+    with _open_scene(manual_dir, scene_id) as (scene, dem, truth, paths):
+        h, w = scene.height, scene.width
+        image = np.empty((h, w, NUM_BANDS), np.uint16)
+        elevation = np.empty((h, w, 1), np.int16)
+        mask = np.empty((h, w), np.uint8)
+        hist = _Histograms()
+        for win in _strips(scene):
+            r0, r1 = win.row_off, win.row_off + win.height
+            bands = _read(scene, paths.scene, scene_id, win)
+            elev = _read(dem, paths.dem, scene_id, win, 1)
+            image[r0:r1] = bands.transpose(1, 2, 0)
+            elevation[r0:r1, :, 0] = elev
+            mask[r0:r1] = _read(truth, paths.truth, scene_id, win, 1)
+            hist.add(bands, elev)
+        norm_min, norm_max = hist.bounds()
+    yield scene_id, {
+        "id": scene_id,
+        "sensor": sensor_of(scene_id),
+        "image": image,
+        "dem": elevation,
+        "mask": mask,
+        "norm_min": norm_min,
+        "norm_max": norm_max,
+    }
+
+
+def tile_origins(height: int, width: int, tile_size: int = TILE_SIZE) -> list[tuple[int, int]]:
+    """Top-left (row, col) of the regular tile grid from (0, 0), row-major.
+
+    Every pixel of a (height, width) scene lies in exactly one tile; the last row and
+    column of tiles reach past the scene when its size is not a multiple of tile_size.
+    """
+    return [(r, c) for r in range(0, height, tile_size) for c in range(0, width, tile_size)]
+
+
+def tile_id(scene_id: str, row: int, col: int) -> str:
+    """The id (and key) of a tile, e.g. ``"l8_scene_03/r512_c0"``."""
+    return f"{scene_id}/r{row}_c{col}"
+
+
+def iter_tile_examples(manual_dir: os.PathLike | str,
+                       scene_id: str) -> Iterator[tuple[str, dict]]:
+    """Config ``tiles512``: yields ``(tile_id, example)`` for each 512 x 512 tile, row-major.
+
+    example: ``id`` str (``"<scene_id>/r<row>_c<col>"``), ``sensor`` str, ``row``,
+    ``col`` int32 (the tile's top-left pixel in the scene), ``image`` float32
+    (512, 512, 7) normalised with the scene's bounds (bands then elevation; 0 outside
+    the scene), ``mask`` uint8 (512, 512), the truth inside the scene, 255 outside.
+    One pass over the scene for the bounds, then one window read per tile.
+    """
+    sensor = sensor_of(scene_id)
+    with _open_scene(manual_dir, scene_id) as (scene, dem, truth, paths):
+        norm_min, norm_max = _bounds_of(scene, dem, paths, scene_id)
+        for row, col in tile_origins(scene.height, scene.width):
+            h = min(TILE_SIZE, scene.height - row)
+            w = min(TILE_SIZE, scene.width - col)
+            win = Window(col, row, w, h)
+            raw = np.empty((h, w, NUM_CHANNELS), np.float32)
+            raw[..., :NUM_BANDS] = _read(scene, paths.scene, scene_id, win).transpose(1, 2, 0)
+            raw[..., NUM_BANDS] = _read(dem, paths.dem, scene_id, win, 1)
+            image = np.zeros((TILE_SIZE, TILE_SIZE, NUM_CHANNELS), np.float32)
+            image[:h, :w] = normalize(raw, norm_min, norm_max)
+            mask = np.full((TILE_SIZE, TILE_SIZE), IGNORE_LABEL, np.uint8)
+            mask[:h, :w] = _read(truth, paths.truth, scene_id, win, 1)
+            key = tile_id(scene_id, row, col)
+            yield key, {
+                "id": key,
+                "sensor": sensor,
+                "row": np.int32(row),
+                "col": np.int32(col),
+                "image": image,
+                "mask": mask,
+            }
+
+
+# --- sample writer ------------------------------------------------------------------
+
+# A few scenes larger than one tile, so tiles512 makes several tiles of them
+# (one in validation): (height, width).
+_LARGE_SCENES = {
+    "l8_scene_02": (600, 530),
+    "s2_scene_05": (530, 180),
+    "l5_scene_12": (160, 560),
+    "l9_scene_07": (520, 260),
+}
+# Glacier regions: (EPSG code of the UTM zone, easting, northing of a scene corner).
+_REGIONS = (
+    (32632, 400_020, 5_100_000),  # Alps, UTM 32N
+    (32645, 300_000, 3_120_000),  # Himalaya, 45N
+    (32606, 500_010, 6_700_020),  # Alaska, 6N
+    (32718, 600_000, 4_500_030),  # Patagonia, 18S
+    (32759, 400_000, 5_200_000),  # Southern Alps NZ, 59S
+    (32633, 450_000, 8_700_000),  # Svalbard, 33N
+)
+# Surface reflectance of blue, green, red, NIR, SWIR1, SWIR2.
+_REFLECTANCE = {
+    "rock": np.array([0.08, 0.10, 0.12, 0.18, 0.24, 0.19]),
+    "vegetation": np.array([0.03, 0.06, 0.04, 0.32, 0.17, 0.08]),
+    "ice": np.array([0.72, 0.70, 0.66, 0.52, 0.06, 0.04]),
+}
+
+
+def _smooth_field(rng: np.random.Generator, h: int, w: int, cell: float) -> np.ndarray:
+    """A smooth random field (h, w), unit-ish variance: bilinear upsampling of noise."""
+    gh, gw = int(h / cell) + 2, int(w / cell) + 2
+    grid = rng.standard_normal((gh, gw))
+    y, x = np.arange(h) / cell, np.arange(w) / cell
+    y0, x0 = y.astype(int), x.astype(int)
+    fy, fx = (y - y0)[:, None], x - x0
+    rows = grid[y0] * (1 - fy) + grid[y0 + 1] * fy
+    return rows[:, x0] * (1 - fx) + rows[:, x0 + 1] * fx
+
+
+def _sample_scene(scene_id: str, seed: int):
+    sensor, nn = sensor_of(scene_id), int(scene_id[-2:])
+    # One generator per scene, so a subset writes the same files as the full set.
+    rng = np.random.default_rng([seed, SENSORS.index(sensor), nn])
+    h, w = _LARGE_SCENES.get(scene_id) or tuple(int(v) for v in rng.integers(60, 141, 2))
+    res = 30.0 if sensor != "s2" or nn % 2 == 0 else 10.0
+    epsg, east, north = _REGIONS[(SENSORS.index(sensor) + nn) % len(_REGIONS)]
+    transform = Affine(res, 0.0, east + 30.0 * int(rng.integers(0, 100)), 0.0, -res,
+                       north - 30.0 * int(rng.integers(0, 100)))
+
+    relief = _smooth_field(rng, h, w, 40.0) + 0.5 * _smooth_field(rng, h, w, 12.0)
+    elevation = 2500.0 + 900.0 * relief + 600.0 * float(rng.uniform(-1, 1))
+    blobs = relief + 0.8 * _smooth_field(rng, h, w, 15.0)
+    glacier = blobs > np.quantile(blobs, float(rng.uniform(0.6, 0.85)))
+    vegetated = ~glacier & (elevation < np.quantile(elevation, 0.25))
+
+    refl = np.where(glacier[..., None], _REFLECTANCE["ice"],
+                    np.where(vegetated[..., None], _REFLECTANCE["vegetation"],
+                             _REFLECTANCE["rock"]))
+    refl = refl * (1.0 + 0.08 * _smooth_field(rng, h, w, 25.0))[..., None]
+    # Raw numbers as the archives store them: Landsat Collection 2 SR (scale 2.75e-5,
+    # offset -0.2); Sentinel-2 L2A (1e4, BOA offset +1000).
+    if sensor == "s2":
+        dn = refl * 1e4 + 1000.0
+        noise = 2.0
+    else:
+        dn = (refl + 0.2) / 2.75e-5
+        noise = 3.0
+    dn = dn + rng.normal(0.0, noise, dn.shape)
+    bands = np.clip(np.rint(dn), 1, 65535).astype(np.uint16).transpose(2, 0, 1)
+    dem = np.rint(elevation + rng.normal(0.0, 1.5, (h, w))).astype(np.int16)
+    truth = glacier.astype(np.uint8)
+    return bands, dem, truth, transform, CRS.from_epsg(epsg)
+
+
+def _write_tif(path: pathlib.Path, data: np.ndarray, transform: Affine, crs: CRS,
+               nodata=None, descriptions=None) -> None:
+    count, h, w = data.shape
+    profile = dict(driver="GTiff", height=h, width=w, count=count, dtype=data.dtype.name,
+                   crs=crs, transform=transform, compress="deflate", predictor=2,
+                   nodata=nodata)
+    if h >= 256 and w >= 256:  # big rasters come tiled, small ones in strips
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(data)
+            for i, text in enumerate(descriptions or (), start=1):
+                dst.set_band_description(i, text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def all_scene_ids() -> list[str]:
+    """The publisher's 65 scene ids, sorted."""
+    return [f"{s}_scene_{n:02d}" for s in SENSORS for n in range(1, SCENES_PER_SENSOR + 1)]
+
+
+def write_samples(root: os.PathLike | str, seed: int = 0,
+                  scenes: Iterable[str] | None = None) -> pathlib.Path:
+    """Writes small sample scenes in the publisher's layout under ``root``; returns root.
+
+    All 65 scenes by default (or only ``scenes``, the same files as in the full set):
+    real GeoTIFFs in ``scene/`` (6 x uint16 raw SR numbers, Landsat C2 or S2 L2A
+    scaling, no-data tag 0 on Landsat), ``dem/`` (int16 metres) and ``truth/`` (uint8
+    glacier blobs, no-data tag 0), each scene on its own UTM grid (EPSG 326xx/327xx,
+    30 m; Sentinel-2 odd scenes 10 m), 60..140 px a side except four scenes of 520..600
+    px in one or both dimensions (tiled 256 x 256; the others in strips; one of them in
+    validation), deflate-compressed with a horizontal predictor. About 10 MB in all.
+    Deterministic for a seed.
+    """
+    root = pathlib.Path(root)
+    for sub in ("scene", "dem", "truth"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for scene_id in (all_scene_ids() if scenes is None else list(scenes)):
+        sensor = sensor_of(scene_id)
+        bands, dem, truth, transform, crs = _sample_scene(scene_id, seed)
+        _write_tif(root / "scene" / f"{scene_id}.tif", bands, transform, crs,
+                   nodata=None if sensor == "s2" else 0, descriptions=BAND_NAMES[sensor])
+        _write_tif(root / "dem" / f"{scene_id}_dem.tif", dem[None], transform, crs)
+        _write_tif(root / "truth" / f"{scene_id}.tif", truth[None], transform, crs, nodata=0)
+    return root

@@ -1,0 +1,41 @@
+"""eo-tfds: Earth-observation training sets as TensorFlow Datasets and Keras-ready tf.data pipelines."""
+
+from setuptools import setup
+
+setup(
+    name="eo-tfds",
+    version="0.1.0",
+    description="TFDS builders and tf.data pipelines for Earth-observation training sets",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=[
+        "parsers",
+        "conversion",
+        "tfds_builders",
+        "tfds_builders.pipelines",
+        "tfds_builders.cloudsen12_hq",
+    ],
+    package_data={"tfds_builders": ["*/README.md", "*/CITATIONS.bib", "*/TAGS.txt", "*/checksums.tsv"]},
+    install_requires=[
+        # TensorFlow itself comes from an extra, so a user's own build (GPU, or a
+        # distribution other than PyPI's) is never replaced: `pip install eo-tfds[cpu]`.
+        "tensorflow-datasets==4.9.10",
+        # tensorflow-datasets 4.9.10 needs it to prepare any builder but does not declare it
+        "importlib_resources",
+        "numpy",
+        "h5py",
+        "py7zr",
+        "rasterio",
+        "tqdm",
+        "matplotlib",
+        "array_record",
+    ],
+    extras_require={
+        "cpu": ["tensorflow-cpu>=2.16"],
+        "gpu": ["tensorflow[and-cuda]>=2.16"],
+        "beam": ["apache-beam"],
+        "test": ["pytest"],
+    },
+    entry_points={"console_scripts": ["eo-tfds=conversion.cli:main"]},
+)

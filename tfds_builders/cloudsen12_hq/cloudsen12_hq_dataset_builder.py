@@ -1,0 +1,119 @@
+"""``cloudsen12_hq``: CloudSEN12 high-quality patches from the publisher's memmap arrays."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from parsers import cloudsen12 as src
+from tfds_builders import core
+
+
+@dataclasses.dataclass
+class Cloudsen12HqConfig(tfds.core.BuilderConfig):
+    """One product of CloudSEN12: which layers make the image."""
+
+    product: str = "l1c"
+
+
+class Cloudsen12Hq(core.EoBuilder):
+    """CloudSEN12 high-quality: 512 x 512 patches, 13/12 S2 bands or 3 S1 layers, manual_hq labels.
+
+    Features: ``id`` (``"<split folder>/<index>"``), ``image`` channels-last
+    (int16 reflectance x 1e4 for ``l1c``/``l2a``, float32 for ``s1``), ``label`` uint8
+    (0 clear, 1 thick cloud, 2 thin cloud, 3 cloud shadow, 255 no label / padding).
+    The true scene is ``info.metadata["valid_box"]`` = ``[1, 1, 510, 510]``.
+    """
+
+    name = "cloudsen12_hq"
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First release: l1c, l2a and s1 configs from the memmap (.dat) release, "
+                 "images bit-exact, labels 0..3 or 255, per-band statistics of train.",
+    }
+    BUILDER_CONFIGS = [
+        Cloudsen12HqConfig(name="l1c", product="l1c",
+                           description="Sentinel-2 L1C top-of-atmosphere, 13 bands (int16, x 1e4)."),
+        Cloudsen12HqConfig(name="l2a", product="l2a",
+                           description="Sentinel-2 L2A surface reflectance, 12 bands without B10 (int16, x 1e4)."),
+        Cloudsen12HqConfig(name="s1", product="s1",
+                           description="Sentinel-1 VV, VH (dB) and incidence angle (float32)."),
+    ]
+    DEFAULT_CONFIG_NAME = "l1c"
+    MANUAL_DOWNLOAD_INSTRUCTIONS = """\
+Download the CloudSEN12 high-quality memmap release (the `.dat` layers; see
+https://cloudsen12.github.io and the dataset's Hugging Face / Science Data Bank pages)
+and lay it out under manual_dir as:
+
+  manual_dir/train/<LAYER>.dat   manual_dir/val/<LAYER>.dat   manual_dir/test/<LAYER>.dat
+
+A config needs only its own layers plus the labels: l1c needs L1C_B1..L1C_B12, L1C_B8A,
+L1C_B10; l2a needs L2A_B1..L2A_B12, L2A_B8A; s1 needs S1_VV, S1_VH, S1_angle; all need
+LABEL_manual_hq.dat (or manual_hq.dat). Band names may be zero-padded (L1C_B04.dat).
+`validation/` is accepted for `val/`. Other layers may stay in the folders.
+"""
+
+    @property
+    def _layers(self) -> src.ConfigLayers:
+        return src.CONFIGS[self.builder_config.product]
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        layers = self._layers
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict({
+                "id": tfds.features.Text(),
+                "image": tfds.features.Tensor(shape=(src.PATCH, src.PATCH, len(layers.bands)),
+                                              dtype=layers.dtype.type, encoding="bytes"),
+                "label": tfds.features.Tensor(shape=(src.PATCH, src.PATCH), dtype=np.uint8,
+                                              encoding="bytes"),
+            }),
+            supervised_keys=("image", "label"),
+            homepage="https://cloudsen12.github.io",
+            metadata=tfds.core.MetadataDict(
+                bands=list(layers.bands),
+                layers=list(layers.layers),
+                scale=layers.scale,
+                units="reflectance x 1e4" if layers.dtype.kind == "i" else "dB (VV, VH), degrees (angle)",
+                class_names=list(src.CLASS_NAMES),
+                no_label=src.NO_LABEL,
+                valid_box=list(src.VALID_BOX),
+                band_stats_note="over the valid box of the train split; NaN and inf excluded; "
+                                "std is the population std",
+            ),
+        )
+
+    def _split_folders(self, dl_manager) -> dict[str, src.CloudSEN12Split]:
+        root = core.manual_dir(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
+        return {split: src.CloudSEN12Split(src.find_split_folder(root, split), self.builder_config.product)
+                for split in src.SPLIT_FOLDERS}
+
+    def _shard_iterators_per_split(self, dl_manager):
+        per_example = core.total_bytes_estimate(self.info.features, 1)
+        plan = {}
+        self._counts = {}
+        for split, folder in self._split_folders(dl_manager).items():
+            n = len(folder)
+            self._counts[split] = n
+            shards = core.choose_num_shards(per_example * n, n)
+            plan[split] = [core.shard_fn(_patches, str(folder.folder), self.builder_config.product, a, b)
+                           for a, b in core.split_range(n, shards)]
+        return plan
+
+    def _expected_examples(self, split):
+        return getattr(self, "_counts", {}).get(split)
+
+    def _band_stats_bands(self):
+        return self._layers.bands
+
+    def _band_stats_values(self, example):
+        r0, c0, r1, c1 = src.VALID_BOX
+        return example["image"][r0:r1, c0:c1], None
+
+
+def _patches(folder: str, product: str, start: int, stop: int):
+    """The ``(key, example)`` pairs of patches ``start .. stop-1`` of one split folder."""
+    with src.CloudSEN12Split(folder, product) as split:
+        for example in split.iter_patches(start, stop):
+            yield example["id"], example

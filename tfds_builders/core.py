@@ -1,0 +1,298 @@
+"""What every eo-tfds builder shares.
+
+- :class:`EoBuilder`: a ``tfds.core.ShardBasedBuilder`` whose builders say which
+  examples go in which shard (``_shard_iterators_per_split``), so a rebuild gives the
+  same shards. Without Beam, shards are written by a pool of threads with
+  :class:`ExampleEncoder` (large tensors go into the record with a single copy) and
+  per-band statistics of the training split are computed in the same pass. With Beam
+  (``DownloadConfig(beam_runner=...)``), TFDS's own shard-based path runs.
+- :func:`choose_num_shards`: the shard count for shards of roughly 100-300 MiB (the
+  TFDS 4.9 writer honours only a count).
+- :func:`split_range`: contiguous, near-equal index ranges.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+import tensorflow_datasets as tfds
+from etils import epath
+from tensorflow_datasets.core import example_serializer, file_adapters
+from tensorflow_datasets.core import splits as splits_lib
+from tqdm.auto import tqdm
+
+from parsers.errors import SourceDataError
+from tfds_builders.stats import BandStats
+
+MiB = 1 << 20
+TARGET_SHARD_BYTES = 192 * MiB
+
+KeyExample = tuple[str, dict]
+ShardFn = Callable[[], Iterator[KeyExample]]
+
+
+def choose_num_shards(total_bytes: int, num_examples: int,
+                      target_bytes: int = TARGET_SHARD_BYTES) -> int:
+    """Shard count giving shards near ``target_bytes`` (never more shards than examples)."""
+    if num_examples <= 0:
+        return 1
+    return max(1, min(num_examples, round(total_bytes / target_bytes)))
+
+
+def split_range(n: int, parts: int) -> list[tuple[int, int]]:
+    """``[0, n)`` cut into ``parts`` contiguous ranges whose sizes differ by at most one."""
+    parts = max(1, min(parts, n)) if n else 1
+    bounds = [n * i // parts for i in range(parts + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def num_workers() -> int:
+    """Writer threads: one per core (``EO_TFDS_WORKERS`` overrides)."""
+    env = os.environ.get("EO_TFDS_WORKERS")
+    if env:
+        return max(1, int(env))
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+# ----------------------------------------------------------------------- encoding
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _len_prefixed(field: int, length: int) -> bytes:
+    """Tag (wire type 2) and length of a length-delimited protobuf field."""
+    return _varint(field << 3 | 2) + _varint(length)
+
+
+class ExampleEncoder:
+    """Serialises examples of a ``FeaturesDict`` into ``tf.train.Example`` bytes.
+
+    Top-level ``Tensor`` features with ``encoding="bytes"`` (the big image tensors) are
+    written straight from the numpy buffer into the record: dtype and shape are
+    checked, never cast. All other features go through TFDS's own encoder and
+    serializer, so the records decode with the builder's ``info.features`` exactly as
+    TFDS-written ones do.
+    """
+
+    def __init__(self, features: tfds.features.FeaturesDict):
+        self.features = features
+        self.raw: dict[str, tfds.features.Tensor] = {}
+        small = {}
+        for key, feature in features.items():
+            if (isinstance(feature, tfds.features.Tensor)
+                    and type(feature) is tfds.features.Tensor
+                    and feature._encoding == tfds.features.Encoding.BYTES):  # pylint: disable=protected-access
+                self.raw[key] = feature
+            else:
+                small[key] = feature
+        self._small_features = small
+        info = features.get_serialized_info()
+        self._serializer = example_serializer.ExampleSerializer({k: info[k] for k in small})
+
+    def _raw_entry(self, key: str, value) -> tuple[bytes, memoryview]:
+        feature = self.raw[key]
+        array = np.asarray(value)
+        if array.dtype != feature.np_dtype:
+            raise ValueError(f"feature {key!r}: dtype {array.dtype} given, {feature.np_dtype} expected")
+        shape = feature.shape
+        if len(array.shape) != len(shape) or any(
+                s is not None and s != a for s, a in zip(shape, array.shape)):
+            raise ValueError(f"feature {key!r}: shape {array.shape} given, {shape} expected")
+        data = memoryview(np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"), copy=False)).cast("B")
+        n = data.nbytes
+        bytes_list = _len_prefixed(1, n)  # BytesList.value
+        feature_msg_len = len(bytes_list) + n
+        feature_hdr = _len_prefixed(1, feature_msg_len)  # Feature.bytes_list
+        key_b = key.encode()
+        key_field = _len_prefixed(1, len(key_b)) + key_b  # map entry key
+        value_hdr = _len_prefixed(2, len(feature_hdr) + feature_msg_len)  # map entry value
+        entry_len = len(key_field) + len(value_hdr) + len(feature_hdr) + feature_msg_len
+        header = _len_prefixed(1, entry_len) + key_field + value_hdr + feature_hdr + bytes_list
+        return header, data
+
+    def encode(self, example: Mapping) -> bytes:
+        """The serialised ``tf.train.Example`` of one example dict."""
+        missing = set(self.features.keys()) - set(example.keys())
+        if missing:
+            raise ValueError(f"example lacks features {sorted(missing)}")
+        small = {k: self._small_features[k].encode_example(example[k]) for k in self._small_features}
+        parts: list = []
+        size = 0
+        if small:
+            ser = self._serializer.serialize_example(small)
+            # strip the outer Example.features tag and length: keep the map entries
+            pos = 1
+            while ser[pos] & 0x80:
+                pos += 1
+            entries = memoryview(ser)[pos + 1:]
+            parts.append(entries)
+            size += entries.nbytes
+        for key in self.raw:
+            header, data = self._raw_entry(key, example[key])
+            parts.append(header)
+            parts.append(data)
+            size += len(header) + data.nbytes
+        return b"".join([_len_prefixed(1, size)] + parts)
+
+
+# ------------------------------------------------------------------------ builder
+
+class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
+    """Base of the eo-tfds builders (see module docstring).
+
+    A subclass implements ``_info`` and ``_shard_iterators_per_split`` (a mapping
+    split -> list of zero-argument callables, one per shard, each returning an
+    iterator of ``(key, example)``), and may set :attr:`BAND_STATS_SPLIT` and
+    implement :meth:`_band_stats_values`.
+    """
+
+    #: the split whose per-band statistics go into ``info.metadata["band_stats"]``
+    BAND_STATS_SPLIT = "train"
+
+    def _band_stats_bands(self) -> Sequence[str] | None:
+        """Band names of the statistics, or None for a builder without them."""
+        return None
+
+    def _band_stats_values(self, example: dict):
+        """``(values, valid_mask_or_None)`` of one example for :class:`BandStats`."""
+        raise NotImplementedError
+
+    def _download_and_prepare(self, dl_manager, download_config=None):
+        download_config = download_config or tfds.download.DownloadConfig()
+        if download_config.beam_runner is not None or download_config.beam_options is not None:
+            return super()._download_and_prepare(dl_manager, download_config)
+        shard_fns = self._shard_iterators_per_split(dl_manager)
+        encoder = ExampleEncoder(self.info.features)
+        split_infos = []
+        stats = None
+        for split, fns in shard_fns.items():
+            want_stats = split == self.BAND_STATS_SPLIT and self._band_stats_bands() is not None
+            info, split_stats = self._write_split(split, fns, encoder, want_stats)
+            split_infos.append(info)
+            if want_stats:
+                stats = split_stats
+        self.info.set_splits(splits_lib.SplitDict(split_infos))
+        if stats is not None:
+            self.info.metadata["band_stats"] = stats.as_dict()
+
+    def _expected_examples(self, split: str) -> int | None:
+        """Number of examples of a split if known up front (for the progress bar)."""
+        return None
+
+    def _write_split(self, split: str, shard_fns: Sequence[ShardFn], encoder: ExampleEncoder,
+                     want_stats: bool):
+        template = self._get_filename_template(split_name=split)
+        adapter = file_adapters.ADAPTER_FOR_FORMAT[self.info.file_format]
+        num_shards = len(shard_fns)
+        paths = [template.sharded_filepath(shard_index=i, num_shards=num_shards)
+                 for i in range(num_shards)]
+        bands = self._band_stats_bands() if want_stats else None
+        shard_stats = [BandStats(bands) if bands else None for _ in range(num_shards)]
+        stop = threading.Event()
+        progress = tqdm(total=self._expected_examples(split), unit=" examples",
+                        desc=f"{self.name} {split}", leave=False,
+                        disable=os.environ.get("EO_TFDS_PROGRESS", "1") == "0")
+        lock = threading.Lock()
+
+        def records(index: int) -> Iterator[tuple[str, bytes]]:
+            acc = shard_stats[index]
+            for key, example in shard_fns[index]():
+                if stop.is_set():
+                    raise KeyboardInterrupt
+                if acc is not None:
+                    acc.update(*self._band_stats_values(example))
+                yield key, encoder.encode(example)
+                with lock:
+                    progress.update(1)
+
+        def write(index: int) -> tuple[int, int]:
+            count = 0
+
+            def counted():
+                nonlocal count
+                for item in records(index):
+                    count += 1
+                    yield item
+
+            adapter.write_examples(paths[index], counted())
+            return count, os.path.getsize(paths[index])
+
+        results: list = [None] * num_shards
+        with concurrent.futures.ThreadPoolExecutor(max_workers=num_workers()) as pool:
+            futures = {pool.submit(write, i): i for i in range(num_shards)}
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    results[futures[future]] = future.result()
+            except BaseException:
+                stop.set()
+                for future in futures:
+                    future.cancel()
+                raise
+            finally:
+                progress.close()
+        shard_lengths = [r[0] for r in results]
+        num_bytes = sum(r[1] for r in results)
+        stats = None
+        if bands:
+            stats = BandStats(bands)
+            for acc in shard_stats:  # shard order: deterministic
+                stats.merge(acc)
+        info = splits_lib.SplitInfo(
+            name=split, shard_lengths=shard_lengths, num_bytes=num_bytes,
+            filename_template=template.replace(split=split))
+        return info, stats
+
+
+def shard_fn(fn: Callable[..., Iterator[KeyExample]], *args, **kwargs) -> ShardFn:
+    """A picklable zero-argument shard callable (Beam ships it to workers)."""
+    return _ShardFn(fn, args, kwargs)
+
+
+class _ShardFn:
+    def __init__(self, fn, args, kwargs):
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+
+    def __call__(self):
+        return self.fn(*self.args, **self.kwargs)
+
+    def __repr__(self):
+        return f"shard({getattr(self.fn, '__name__', self.fn)}, {self.args})"
+
+
+def total_bytes_estimate(features: tfds.features.FeaturesDict, example_count: int) -> int:
+    """Bytes of ``example_count`` examples whose raw tensors all have static shapes."""
+    per = 0
+    for feature in features.values():
+        if isinstance(feature, tfds.features.Tensor) and all(s is not None for s in feature.shape):
+            per += int(np.prod(feature.shape, dtype=np.int64)) * np.dtype(feature.np_dtype).itemsize
+    return per * example_count
+
+
+def manual_dir(dl_manager, instructions: str):
+    """``dl_manager.manual_dir``, or a :class:`SourceDataError` saying what to put there."""
+    path = getattr(dl_manager, "_manual_dir", None)
+    if not path:
+        raise SourceDataError(".", "no manual_dir given",
+                              "pass --manual-dir (eo-tfds, tfds build) or DownloadConfig(manual_dir=...)")
+    try:
+        return epath.Path(dl_manager.manual_dir)
+    except AssertionError:
+        first = " ".join(instructions.split())[:300]
+        raise SourceDataError(path, "manual_dir does not exist or is empty", first) from None
+
+
+__all__ = ["EoBuilder", "ExampleEncoder", "BandStats", "choose_num_shards", "split_range",
+           "shard_fn", "total_bytes_estimate", "num_workers", "manual_dir"]

@@ -1,0 +1,108 @@
+"""``pipelines.cloudsen12_hq``: padding-aware crops of CloudSEN12 for Keras segmentation."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tfds_builders.pipelines import ops
+
+MODES = ("random", "center", "grid")
+
+
+def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: int = 256,
+                  mode: str = "random", batch_size: int = 16, normalize=True,
+                  augment: bool = False, shuffle: bool | None = None, seed: int | None = None,
+                  shuffle_buffer: int = 64, drop_remainder: bool = False,
+                  noise_stddev: float = 0.03) -> tf.data.Dataset:
+    """A batched, prefetched ``(x, y, sample_weight)`` dataset that ``model.fit`` takes as it is.
+
+    Args:
+        split: ``"train"``, ``"validation"`` or ``"test"`` (TFDS slicing works too).
+        config: ``"l1c"`` (13 bands), ``"l2a"`` (12) or ``"s1"`` (3).
+        data_dir: where ``eo-tfds build`` prepared the dataset.
+        crop_size: side of the square crops (at most 509 for random/center, 512 for grid).
+        mode: ``"random"`` (a uniformly random crop inside the valid box, for training),
+            ``"center"`` (the crop centred in the valid box) or ``"grid"`` (tiles
+            covering the valid box; every valid pixel has weight > 0 in exactly one
+            tile, so an evaluation counts it once).
+        batch_size: examples per batch.
+        normalize: ``True`` for ``(x - mean) / std`` with the training split's
+            ``band_stats``; ``False`` for the stored values (as float32); or a dict
+            ``{"mean": [...], "std": [...]}``.
+        augment: training only: random 90-degree rotations and flips (image, label
+            and weight together), gamma (reflectance configs) and Gaussian noise of
+            ``noise_stddev`` band standard deviations (image only).
+        shuffle: shuffle files and crops; default True for ``train`` only.
+        seed: makes shuffling, crops and augmentations reproducible.
+
+    Yields:
+        ``x`` float32 ``(B, crop, crop, C)``; ``y`` int32 ``(B, crop, crop)`` classes 0..3
+        (no-label pixels read 0); ``sample_weight`` float32 ``(B, crop, crop)``: 1 on
+        labelled valid pixels, 0 on label 255, on padding and (grid) on pixels owned by
+        another tile.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    base_split = split.split("[")[0]
+    if augment and base_split != "train":
+        raise ValueError(f"augment=True is for the train split only, not {split!r}")
+    builder = ops.load_builder(f"cloudsen12_hq/{config}", data_dir)
+    meta = builder.info.metadata
+    box = tuple(meta["valid_box"])
+    height, width = builder.info.features["image"].shape[:2]
+    nbands = builder.info.features["image"].shape[-1]
+    if shuffle is None:
+        shuffle = base_split == "train"
+    stats = ops.band_stats(builder, normalize) if (normalize or augment) else None
+    reflectance = np.dtype(builder.info.features["image"].np_dtype).kind == "i"
+
+    ds = ops.read_examples(builder, split, shuffle_files=shuffle, seed=seed)
+
+    if mode == "grid":
+        tiles = ops.grid_tiles(box, crop_size, (height, width))
+
+        def tile_all(ex):
+            label = ex["label"]
+            xs, ys, ws = [], [], []
+            for row, col, owned in tiles:
+                y, w = ops.label_weights(label[row:row + crop_size, col:col + crop_size])
+                w = w * ops.box_mask((crop_size, crop_size), owned)
+                xs.append(ex["image"][row:row + crop_size, col:col + crop_size])
+                ys.append(y)
+                ws.append(w)
+            return {"x": tf.stack(xs), "y": tf.stack(ys), "sample_weight": tf.stack(ws)}
+
+        ds = ds.map(tile_all, num_parallel_calls=ops.AUTOTUNE).unbatch()
+    else:
+        def crop(ex, seed_pair):
+            if mode == "random":
+                row, col = ops.random_crop_origin(box, crop_size, ops.sub_seed(seed_pair, 0))
+            else:
+                row, col = ops.center_crop_origin(box, crop_size)
+            image = ex["image"][row:row + crop_size, col:col + crop_size]
+            y, w = ops.label_weights(ex["label"][row:row + crop_size, col:col + crop_size])
+            return {"x": image, "y": y, "sample_weight": w}, seed_pair
+
+        ds = ops.with_seeds(ds, seed).map(crop, num_parallel_calls=ops.AUTOTUNE)
+        if shuffle:  # crops are small: shuffle them, not the 512 x 512 patches
+            ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        ds = ds.map(lambda e, s: e, num_parallel_calls=ops.AUTOTUNE)
+
+    def finish_example(ex, seed_pair):
+        x = tf.cast(ex["x"], tf.float32)
+        y, w = ex["y"], ex["sample_weight"]
+        if augment:
+            x, y, w = ops.random_rot_flip([x, y, w], ops.sub_seed(seed_pair, 1))
+            if reflectance:
+                x = ops.random_gamma(x, ops.sub_seed(seed_pair, 2), scale=float(meta["scale"]))
+            x = ops.gaussian_noise(x, ops.sub_seed(seed_pair, 3),
+                                   noise_stddev * tf.constant(stats[1], tf.float32))
+        if normalize:
+            x = ops.normalize(x, *stats)
+        x = tf.ensure_shape(x, (crop_size, crop_size, nbands))
+        return x, y, w
+
+    ds = ops.with_seeds(ds, None if seed is None else seed + 1).map(
+        finish_example, num_parallel_calls=ops.AUTOTUNE, deterministic=True)
+    return ops.finish(ds, batch_size, drop_remainder=drop_remainder)

@@ -1,0 +1,223 @@
+"""The generic pieces of the eo-tfds pipelines, public for users' own pipelines.
+
+Everything here works on single examples (before ``batch``) unless it says otherwise;
+randomness is stateless, driven by a per-element seed pair, so a pipeline with a seed
+gives the same crops and augmentations every run.
+
+Boxes are ``(row0, col0, row1, col1)``, half-open, as ``info.metadata["valid_box"]``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from tensorflow_datasets.core import example_parser
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+# ------------------------------------------------------------------------ reading
+
+def load_builder(name: str, data_dir: str | os.PathLike | None = None) -> tfds.core.DatasetBuilder:
+    """The prepared builder ``name`` (``"cloudsen12_hq/l1c"``) in ``data_dir``.
+
+    Raises:
+        FileNotFoundError: the dataset was not prepared there; says how to build it.
+    """
+    import tfds_builders  # noqa: F401  (registers the builders)
+
+    builder = tfds.builder(name, data_dir=data_dir)
+    if not builder.is_prepared():
+        raise FileNotFoundError(
+            f"{name} is not prepared in {builder.data_dir}: run "
+            f"`eo-tfds build {name} --manual-dir MANUAL --data-dir {data_dir or '~/tensorflow_datasets'}`")
+    return builder
+
+
+def read_examples(builder: tfds.core.DatasetBuilder, split: str, *, shuffle_files: bool = False,
+                  seed: int | None = None, cycle_length: int | None = None) -> tf.data.Dataset:
+    """Decoded example dicts of a prepared split, read in parallel.
+
+    TFRecord shards are read by ``cycle_length`` parallel readers (default: one per
+    core) and parsed with the builder's own features in a parallel map. That keeps
+    the single-threaded record reader off the critical path; other file formats go
+    through ``builder.as_dataset``.
+    """
+    info = builder.info
+    if info.file_format != tfds.core.file_adapters.FileFormat.TFRECORD:
+        return builder.as_dataset(split, shuffle_files=shuffle_files,
+                                  read_config=tfds.ReadConfig(shuffle_seed=seed))
+    files = [os.fspath(p) for p in info.splits[split].filepaths]
+    files_ds = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle_files and len(files) > 1:
+        files_ds = files_ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    cycle = cycle_length or max(2, len(os.sched_getaffinity(0)))
+    records = files_ds.interleave(
+        tf.data.TFRecordDataset, cycle_length=min(cycle, len(files)) if len(files) > 1 else 1,
+        num_parallel_calls=AUTOTUNE, deterministic=seed is not None or not shuffle_files)
+    if len(files) == 1:  # one shard: still read ahead on another thread
+        records = tf.data.TFRecordDataset(files, num_parallel_reads=1, buffer_size=8 << 20)
+    parser = example_parser.ExampleParser(info.features.get_serialized_info())
+
+    def decode(record):
+        return info.features.decode_example(parser.parse_example(record))
+
+    return records.map(decode, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+
+def with_seeds(ds: tf.data.Dataset, seed: int | None) -> tf.data.Dataset:
+    """Zip each element with an int64 seed pair ``(2,)`` for stateless random ops.
+
+    With a seed the sequence is reproducible (and differs from epoch to epoch);
+    without one it is random.
+    """
+    rng = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    return tf.data.Dataset.zip((ds, rng))
+
+
+def sub_seed(seed: tf.Tensor, k: int) -> tf.Tensor:
+    """A distinct stateless seed for the k-th random decision of one element."""
+    return tf.stack([seed[0], seed[1] + k])
+
+
+# -------------------------------------------------------------------------- crops
+
+def random_crop_origin(box: Sequence[int], crop_size: int, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Top-left ``(row, col)`` of a uniformly random crop lying inside ``box``."""
+    r0, c0, r1, c1 = box
+    if r1 - r0 < crop_size or c1 - c0 < crop_size:
+        raise ValueError(f"crop_size {crop_size} does not fit in the valid box {list(box)}")
+    rc = tf.random.stateless_uniform([2], seed=seed, minval=0, maxval=2**31 - 1, dtype=tf.int32)
+    row = r0 + rc[0] % (r1 - r0 - crop_size + 1)
+    col = c0 + rc[1] % (c1 - c0 - crop_size + 1)
+    return row, col
+
+
+def center_crop_origin(box: Sequence[int], crop_size: int) -> tuple[int, int]:
+    """Top-left ``(row, col)`` of the crop centred in ``box``."""
+    r0, c0, r1, c1 = box
+    if r1 - r0 < crop_size or c1 - c0 < crop_size:
+        raise ValueError(f"crop_size {crop_size} does not fit in the valid box {list(box)}")
+    return r0 + (r1 - r0 - crop_size) // 2, c0 + (c1 - c0 - crop_size) // 2
+
+
+def grid_tiles(box: Sequence[int], crop_size: int, shape: Sequence[int]) -> list[tuple[int, int, tuple[int, int, int, int]]]:
+    """Tiles covering ``box`` so that every box pixel is owned by exactly one tile.
+
+    Returns ``(row, col, owned)`` per tile, row-major: the tile is
+    ``[row:row+crop_size, col:col+crop_size]`` of an image of ``shape`` (H, W) and
+    ``owned`` is the box, in tile coordinates, of the pixels it alone counts.
+    Tiles stay inside the image: the last one along an axis is shifted back and
+    overlaps its neighbour, which keeps the overlap unowned.
+    """
+    def axis(lo, hi, size):
+        if size < crop_size:
+            raise ValueError(f"crop_size {crop_size} is larger than the image ({size})")
+        out = []
+        start = lo
+        while start < hi:
+            origin = min(start, size - crop_size)
+            own_hi = min(start + crop_size, hi)
+            out.append((origin, start - origin, own_hi - origin))
+            start = own_hi
+        return out
+
+    r0, c0, r1, c1 = box
+    tiles = []
+    for row, orow0, orow1 in axis(r0, r1, shape[0]):
+        for col, ocol0, ocol1 in axis(c0, c1, shape[1]):
+            tiles.append((row, col, (orow0, ocol0, orow1, ocol1)))
+    return tiles
+
+
+def box_mask(shape: Sequence[int], box: Sequence[int], row=0, col=0) -> tf.Tensor:
+    """float32 ``shape`` mask, 1 inside ``box`` (image coordinates) for a tile at (row, col)."""
+    r0, c0, r1, c1 = box
+    rows = tf.range(shape[0]) + row
+    cols = tf.range(shape[1]) + col
+    inr = tf.logical_and(rows >= r0, rows < r1)
+    inc = tf.logical_and(cols >= c0, cols < c1)
+    return tf.cast(tf.logical_and(inr[:, None], inc[None, :]), tf.float32)
+
+
+def label_weights(label: tf.Tensor, ignore_value: int = 255) -> tuple[tf.Tensor, tf.Tensor]:
+    """``(y, w)``: label as int32 with ``ignore_value`` replaced by 0, and float32 weight 0 there."""
+    valid = tf.not_equal(label, tf.cast(ignore_value, label.dtype))
+    y = tf.where(valid, tf.cast(label, tf.int32), 0)
+    return y, tf.cast(valid, tf.float32)
+
+
+# ------------------------------------------------------------------ augmentations
+
+def random_rot_flip(tensors: Sequence[tf.Tensor], seed: tf.Tensor) -> list[tf.Tensor]:
+    """The same random 90-degree rotation and horizontal flip on every tensor (H, W, ...).
+
+    Rotations by 0/90/180/270 degrees combined with an optional flip give all eight
+    symmetries of the square.
+    """
+    draws = tf.random.stateless_uniform([2], seed=seed, minval=0, maxval=1 << 30, dtype=tf.int32)
+    k = draws[0] % 4
+    flip = tf.equal(draws[1] % 2, 1)
+    out = []
+    for t in tensors:
+        expanded = t.shape.rank == 2
+        x = t[..., None] if expanded else t
+        x = tf.image.rot90(x, k)
+        x = tf.cond(flip, lambda x=x: tf.image.flip_left_right(x), lambda x=x: x)
+        out.append(x[..., 0] if expanded else x)
+    return out
+
+
+def random_gamma(image: tf.Tensor, seed: tf.Tensor, scale: float = 1.0,
+                 gamma_range: tuple[float, float] = (0.8, 1.25)) -> tf.Tensor:
+    """``(image * scale) ** gamma / scale`` with one random gamma per image (values >= 0)."""
+    g = tf.random.stateless_uniform([], seed=seed, minval=gamma_range[0], maxval=gamma_range[1])
+    v = tf.maximum(image * scale, 0.0)
+    return tf.pow(v, g) / scale
+
+
+def gaussian_noise(image: tf.Tensor, seed: tf.Tensor, stddev) -> tf.Tensor:
+    """Add zero-mean Gaussian noise; ``stddev`` a scalar or per-band vector."""
+    return image + tf.random.stateless_normal(tf.shape(image), seed=seed) * stddev
+
+
+def normalize(image: tf.Tensor, mean: Sequence[float], std: Sequence[float]) -> tf.Tensor:
+    """``(image - mean) / std`` per band (last axis); a zero std counts as 1."""
+    mean = tf.constant(np.asarray(mean, np.float32))
+    std = np.asarray(std, np.float32)
+    std = tf.constant(np.where(std > 0, std, 1.0).astype(np.float32))
+    return (image - mean) / std
+
+
+def band_stats(builder: tfds.core.DatasetBuilder, override=None) -> tuple[list[float], list[float]]:
+    """``(mean, std)`` per band from ``info.metadata["band_stats"]`` or ``override``.
+
+    Raises ValueError when a dataset carries no statistics: training on silently
+    wrong normalisation is worse than stopping.
+    """
+    if isinstance(override, Mapping):
+        return list(override["mean"]), list(override["std"])
+    stats = (builder.info.metadata or {}).get("band_stats")
+    if not stats:
+        raise ValueError(
+            f"{builder.info.full_name} has no band_stats in its metadata: rebuild it with "
+            "`eo-tfds build`, or pass normalize=False or normalize={'mean': [...], 'std': [...]}")
+    return list(stats["mean"]), list(stats["std"])
+
+
+# ------------------------------------------------------------------------- keras
+
+def to_keras(ds: tf.data.Dataset, x: str = "x", y: str = "y", weight: str | None = "sample_weight") -> tf.data.Dataset:
+    """Map dict elements to the ``(x, y)`` / ``(x, y, sample_weight)`` tuples ``model.fit`` takes."""
+    if weight is None:
+        return ds.map(lambda e: (e[x], e[y]), num_parallel_calls=AUTOTUNE)
+    return ds.map(lambda e: (e[x], e[y], e[weight]), num_parallel_calls=AUTOTUNE)
+
+
+def finish(ds: tf.data.Dataset, batch_size: int, *, drop_remainder: bool = False) -> tf.data.Dataset:
+    """Batch and prefetch (last, as the tf.data guide says)."""
+    return ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)

@@ -1,0 +1,90 @@
+"""Per-band statistics over valid pixels, accumulated in one streaming pass.
+
+Integer bands are summed exactly (Python ints), so the result does not depend on how
+the pass was split between workers; float bands ignore NaN and infinities.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class BandStats:
+    """Running count, sum, sum of squares, min and max per band.
+
+    ``update`` takes an array whose last axis is the band axis (any leading shape),
+    and an optional boolean mask of valid pixels (the leading shape).
+    """
+
+    def __init__(self, bands: Sequence[str]):
+        self.bands = list(bands)
+        nb = len(self.bands)
+        self.count = [0] * nb
+        self.sum = [0] * nb
+        self.sumsq = [0] * nb
+        self.min = [math.inf] * nb
+        self.max = [-math.inf] * nb
+
+    def update(self, values: np.ndarray, valid: np.ndarray | None = None) -> None:
+        if values.shape[-1] != len(self.bands):
+            raise ValueError(f"expected {len(self.bands)} bands, got shape {values.shape}")
+        is_int = np.issubdtype(values.dtype, np.integer)
+        for b in range(len(self.bands)):
+            x = values[..., b]
+            if valid is not None:
+                x = x[valid]
+            if not is_int:
+                x = x[np.isfinite(x)]
+            if x.size == 0:
+                continue
+            xf = np.ascontiguousarray(x, dtype=np.float64).ravel()
+            s = xf.sum()
+            q = np.dot(xf, xf)
+            if is_int:
+                # per update both are exact in float64 (< 2**53 for a 512 x 512 int16
+                # patch); across updates Python ints keep them exact.
+                s, q = int(s), int(q)
+            self.count[b] += int(xf.size)
+            self.sum[b] += s
+            self.sumsq[b] += q
+            self.min[b] = min(self.min[b], float(x.min()))
+            self.max[b] = max(self.max[b], float(x.max()))
+
+    def merge(self, other: "BandStats") -> "BandStats":
+        for b in range(len(self.bands)):
+            self.count[b] += other.count[b]
+            self.sum[b] += other.sum[b]
+            self.sumsq[b] += other.sumsq[b]
+            self.min[b] = min(self.min[b], other.min[b])
+            self.max[b] = max(self.max[b], other.max[b])
+        return self
+
+    def as_dict(self) -> dict:
+        """``{"bands", "count", "mean", "std", "min", "max"}``: lists in band order.
+
+        ``std`` is the population standard deviation (ddof 0). A band with no valid
+        pixel has count 0 and NaN statistics.
+        """
+        mean, std = [], []
+        for n, s, q in zip(self.count, self.sum, self.sumsq):
+            if n == 0:
+                mean.append(math.nan)
+                std.append(math.nan)
+                continue
+            if isinstance(s, int) and isinstance(q, int):
+                var = (q * n - s * s) / (n * n)  # exact integer numerator
+            else:
+                var = max(q / n - (s / n) ** 2, 0.0)
+            mean.append(s / n)
+            std.append(math.sqrt(var))
+        return {
+            "bands": list(self.bands),
+            "count": list(self.count),
+            "mean": mean,
+            "std": std,
+            "min": [m if n else math.nan for m, n in zip(self.min, self.count)],
+            "max": [m if n else math.nan for m, n in zip(self.max, self.count)],
+        }
