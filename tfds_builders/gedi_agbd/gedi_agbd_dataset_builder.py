@@ -1,0 +1,241 @@
+"""``gedi_agbd``: GEDI biomass footprints with Sentinel-2, CopDEM and WorldCover windows (HDF5)."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import h5py
+import numpy as np
+import tensorflow_datasets as tfds
+
+from parsers import gedi as src
+from parsers.errors import SourceDataError
+from tfds_builders import core
+from tfds_builders.stats import BandStats
+
+#: ESA WorldCover class codes (the values of ``worldcover``) and their names.
+WORLDCOVER_CLASSES = (10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100)
+WORLDCOVER_CLASS_NAMES = (
+    "Tree cover", "Shrubland", "Grassland", "Cropland", "Built-up",
+    "Bare / sparse vegetation", "Snow and ice", "Permanent water bodies",
+    "Herbaceous wetland", "Mangroves", "Moss and lichen",
+)
+COPDEM_BANDS = ("elevation", "slope")
+NO_DATA = -9999.0
+#: Sentinel-2 reflectance = stored value x SCALE (all bands but SCL).
+SCALE = 1e-4
+#: SCL value of pixels without Sentinel-2 data; excluded from ``band_stats``.
+SCL_NO_DATA = 0
+
+_SHOT_BLOCK = 1 << 16  # shot numbers read per h5py call in the duplicate check
+
+
+def _raster(dtype, channels):
+    return tfds.features.Tensor(shape=(32, 32, channels), dtype=dtype, encoding="bytes")
+
+
+class GediAgbd(core.EoBuilder):
+    """GEDI L4A footprints (AGBD, Mg/ha) with 32 x 32 windows of 10 m rasters around each.
+
+    Features: ``sentinel2`` int16 (32, 32, 12) (SCL, B02..B12, reflectance x 1e4),
+    ``worldcover`` uint8 (32, 32, 1) (ESA classes 10..100), ``copdem`` float32
+    (32, 32, 2) (elevation m, slope degrees), ``agbd_raster`` float32 (32, 32, 1) (AGBD on
+    the footprint, -9999 elsewhere), ``agbd`` / ``agbd_se`` float32, ``lat_lon`` float64
+    (2,), ``transform`` float64 (9,), ``crs`` string, ``scl_stats`` float32 (12,) (SCL class
+    fractions, names in ``info.metadata["scl_class_names"]``), product and tile names and
+    ``acquisition_time`` strings, ``shot_number`` int64 (the key), ``delta_time`` float64
+    (s since 2018-01-01). Splits: ``train`` (files not starting with ``test``), ``test``.
+    """
+
+    name = "gedi_agbd"
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First release: per-batch or fused HDF5 files, rasters channels-last and "
+                 "bit-exact, float64 kept, keys = GEDI shot numbers (duplicates are an "
+                 "error), per-band statistics of train.",
+    }
+    MANUAL_DOWNLOAD_INSTRUCTIONS = """\
+Get the GEDI AGBD HDF5 files made by the publisher's dataset-generation code (GEDI L4A
+footprints with Sentinel-2 L2A, CopDEM and ESA WorldCover windows; one group `data`):
+either its per-batch files or the fused files (`create_dataset.py --fuse-hdf5-datasets`,
+or `eo-tfds fuse-hdf5`). Put the `.h5` / `.hdf5` files directly in manual_dir:
+
+  manual_dir/train_dataset.h5   manual_dir/test_dataset.h5      (fused), or
+  manual_dir/train_batch_0.h5 ... manual_dir/test_batch_0.h5 ...  (per batch)
+
+Files whose name starts with `test` make split `test`, all others split `train`. Do not
+put a fused file next to the batch files it was made from: every GEDI shot number may
+occur only once per split, and a duplicate stops the build.
+"""
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        scalar = lambda dtype: tfds.features.Tensor(shape=(), dtype=dtype)  # noqa: E731
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict({
+                "sentinel2": _raster(np.int16, len(src.SENTINEL2_BANDS)),
+                "worldcover": _raster(np.uint8, 1),
+                "copdem": _raster(np.float32, 2),
+                "agbd_raster": _raster(np.float32, 1),
+                "agbd": scalar(np.float32),
+                "agbd_se": scalar(np.float32),
+                # float64 as raw bytes: TFDS would narrow them to float32 otherwise
+                "lat_lon": tfds.features.Tensor(shape=(2,), dtype=np.float64, encoding="bytes"),
+                "transform": tfds.features.Tensor(shape=(9,), dtype=np.float64, encoding="bytes"),
+                "crs": tfds.features.Text(),
+                "scl_stats": tfds.features.Tensor(shape=(len(src.SCL_CLASS_NAMES),), dtype=np.float32),
+                "s2_product": tfds.features.Text(),
+                "worldcover_tile": tfds.features.Text(),
+                "copdem_tile": tfds.features.Text(),
+                "gedi_product": tfds.features.Text(),
+                "acquisition_time": tfds.features.Text(),
+                "shot_number": scalar(np.int64),
+                "delta_time": tfds.features.Tensor(shape=(), dtype=np.float64, encoding="bytes"),
+            }),
+            supervised_keys=("sentinel2", "agbd"),
+            homepage="https://daac.ornl.gov/GEDI/guides/GEDI_L4A_AGB_Density_V2_1.html",
+            metadata=tfds.core.MetadataDict(
+                bands=list(src.SENTINEL2_BANDS),
+                scale=SCALE,
+                scale_note="reflectance = value x scale for every sentinel2 band but SCL "
+                           "(band 0: scene classification, values 0..11)",
+                scl_class_names=list(src.SCL_CLASS_NAMES),
+                worldcover_classes=list(WORLDCOVER_CLASSES),
+                worldcover_class_names=list(WORLDCOVER_CLASS_NAMES),
+                copdem_bands=list(COPDEM_BANDS),
+                no_data=NO_DATA,
+                units={
+                    "sentinel2": "reflectance x 1e4 (SCL: class index)",
+                    "copdem": "elevation m, slope degrees (the publisher's code; its "
+                              "README says percent)",
+                    "agbd": "Mg/ha", "agbd_se": "Mg/ha", "agbd_raster": "Mg/ha, -9999 = no data",
+                    "lat_lon": "degrees (latitude, longitude)",
+                    "transform": "affine transform of the window, CRS units",
+                    "scl_stats": "fraction of the window per SCL class",
+                    "delta_time": "seconds since 2018-01-01T00:00:00 UTC",
+                    "acquisition_time": "%Y-%m-%d-%H-%M-%S (coarse)",
+                },
+                band_stats_note="per sentinel2 band (all 12, SCL included) over the train "
+                                "split's pixels whose SCL is not 0 (NO_DATA); std is the "
+                                "population std; copdem_stats likewise for elevation and "
+                                "slope (NaN/inf excluded)",
+            ),
+        )
+
+    # ------------------------------------------------------------------ splits
+
+    def _shard_iterators_per_split(self, dl_manager):
+        root = core.manual_dir(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
+        per_example = core.total_bytes_estimate(self.info.features, 1)
+        plan = {}
+        self._counts = {}
+        self._copdem_stats = BandStats(COPDEM_BANDS)
+        self._copdem_lock = threading.Lock()
+        for split, paths in src.split_files(os.fspath(root)).items():
+            counts = [src.inspect_file(p) for p in paths]  # layout errors name file + dataset
+            check_unique_shots(paths, counts)
+            total = sum(counts)
+            self._counts[split] = total
+            shards = core.choose_num_shards(per_example * total, total)
+            plan[split] = [core.shard_fn(_footprints, items)
+                           for items in plan_shards(paths, counts, shards) if items]
+            if not plan[split]:  # files without rows: one empty shard keeps the split
+                plan[split] = [core.shard_fn(_footprints, ())]
+        return plan
+
+    def _download_and_prepare(self, dl_manager, download_config=None):
+        super()._download_and_prepare(dl_manager, download_config)
+        stats = getattr(self, "_copdem_stats", None)
+        if stats is not None and "band_stats" in self.info.metadata:
+            self.info.metadata["copdem_stats"] = stats.as_dict()
+
+    def _expected_examples(self, split):
+        return getattr(self, "_counts", {}).get(split)
+
+    # -------------------------------------------------------------- band stats
+
+    def _band_stats_bands(self):
+        return src.SENTINEL2_BANDS
+
+    def _band_stats_values(self, example):
+        # Called from the writer threads: the elevation/slope statistics ride along.
+        with self._copdem_lock:
+            self._copdem_stats.update(example["copdem"])
+        s2 = example["sentinel2"]
+        return s2, s2[..., 0] != SCL_NO_DATA
+
+
+def plan_shards(paths, counts, num_shards) -> list[tuple[tuple[str, int, int], ...]]:
+    """The split's examples (files in order) cut into ``num_shards`` near-equal shards,
+    each a tuple of ``(path, start, stop)`` ranges of one or more files."""
+    total = sum(counts)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    shards = []
+    for a, b in core.split_range(total, num_shards):
+        items = []
+        for path, lo, hi in zip(paths, offsets[:-1], offsets[1:]):
+            start, stop = max(a, lo), min(b, hi)
+            if start < stop:
+                items.append((os.fspath(path), start - lo, stop - lo))
+        shards.append(tuple(items))
+    return shards
+
+
+def _footprints(items):
+    """The ``(key, example)`` pairs of one shard: ``(path, start, stop)`` ranges in order."""
+    for path, start, stop in items:
+        yield from src.iter_work_item(src.WorkItem(path, start, stop))
+
+
+def check_unique_shots(paths, counts=None) -> None:
+    """Raise SourceDataError if a GEDI shot number occurs twice in ``paths`` (one split).
+
+    Reads only the shot-number column (8 bytes per example), so that shards written in
+    parallel cannot each keep one copy of a duplicated footprint. The error names the
+    second occurrence's file and record and where the first one is.
+    """
+    counts = counts if counts is not None else [src.inspect_file(p) for p in paths]
+    name = src.DATASET_NAMES["shot_number"]
+    columns = []
+    for path, n in zip(paths, counts):
+        column = np.empty(n, np.int64)
+        try:
+            with h5py.File(path, "r") as f:
+                ds = f[src.GROUP][name]
+                for a in range(0, n, _SHOT_BLOCK):
+                    block = np.asarray(ds[a:a + _SHOT_BLOCK]).reshape(-1)
+                    if block.dtype.kind not in "iu" or (
+                            block.size and block.dtype.kind == "u"
+                            and int(block.max()) > np.iinfo(np.int64).max):
+                        raise SourceDataError(
+                            path, f"dataset '{src.GROUP}/{name}' holds values that are "
+                                  "not int64 shot numbers",
+                            "this is not a GEDI AGBD file of the publisher's layout")
+                    column[a:a + block.size] = block
+        except (OSError, ValueError, RuntimeError) as err:
+            raise SourceDataError(path, f"dataset '{src.GROUP}/{name}' cannot be read ({err})",
+                                  "the file is damaged; download or rebuild it") from None
+        columns.append(column)
+    if not columns:
+        return
+    shots = np.concatenate(columns)
+    order = np.argsort(shots, kind="stable")  # equal shots keep their reading order
+    ranked = shots[order]
+    dup = np.flatnonzero(ranked[1:] == ranked[:-1])
+    if dup.size == 0:
+        return
+    offsets = np.cumsum([0] + list(counts))
+
+    def where(index):
+        f = int(np.searchsorted(offsets, index, side="right")) - 1
+        return paths[f], int(index - offsets[f])
+
+    first_path, first_row = where(order[dup[0]])
+    path, row = where(order[dup[0] + 1])
+    more = f" ({dup.size - 1} more duplicate(s) in this split)" if dup.size > 1 else ""
+    raise SourceDataError(
+        path, f"dataset '{src.GROUP}/{name}', record {row}: duplicate shot number "
+              f"{int(ranked[dup[0]])}, already in {os.path.abspath(first_path)} "
+              f"(record {first_row}){more}",
+        "keep each footprint in one file only (do not put batch files and the fused "
+        "file in the same folder)")
