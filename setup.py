@@ -1,6 +1,6 @@
 """eo-tfds: Earth-observation training sets as TensorFlow Datasets and Keras-ready tf.data pipelines."""
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="eo-tfds",
@@ -9,13 +9,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=[
-        "parsers",
-        "conversion",
-        "tfds_builders",
-        "tfds_builders.pipelines",
-        "tfds_builders.cloudsen12_hq",
-    ],
+    packages=find_packages(include=["parsers", "parsers.*", "conversion", "conversion.*",
+                                    "tfds_builders", "tfds_builders.*", "benchmarks"]),
     package_data={"tfds_builders": ["*/README.md", "*/CITATIONS.bib", "*/TAGS.txt", "*/checksums.tsv"]},
     install_requires=[
         # TensorFlow itself comes from an extra, so a user's own build (GPU, or a

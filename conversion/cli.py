@@ -29,7 +29,22 @@ class UsageError(Exception):
 
 
 def _quiet_tensorflow() -> None:
+    """Import TensorFlow without its start-up chatter, so errors stay one line on stderr."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" not in sys.modules and not os.environ.get("EO_TFDS_TF_LOGS"):
+        # the C++ runtime logs (oneDNN notice, absl preamble) at load time, before it
+        # reads TF_CPP_MIN_LOG_LEVEL: silence file descriptor 2 for the import only
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "w") as devnull:
+                os.dup2(devnull.fileno(), 2)
+                try:
+                    import tensorflow  # noqa: F401
+                except ImportError:
+                    pass
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
     try:
         import absl.logging
 

@@ -54,9 +54,67 @@ def _cloudsen12(data_dir):
     return train, val
 
 
+def _sequence_model(ds):
+    """Per-timestamp classes: a (1, 3, 3) Conv3D (Keras' TimeDistributed mis-infers T
+    under tf.function with per-batch padding), pooled over space."""
+    import keras
+
+    x = ds.element_spec[0]
+    inputs = keras.Input(shape=x.shape[1:])
+    h = keras.layers.Conv3D(8, (1, 3, 3), activation="relu")(inputs)
+    h = keras.layers.Lambda(lambda t: keras.ops.mean(t, axis=(2, 3)))(h)
+    out = keras.layers.Dense(6)(h)
+    model = keras.Model(inputs, out)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  weighted_metrics=["sparse_categorical_accuracy"])
+    return model
+
+
+def _s2_cloud(data_dir):
+    from tfds_builders import pipelines
+
+    train = pipelines.s2_cloud_timeseries("train", data_dir=data_dir, batch_size=4, seed=0)
+    val = pipelines.s2_cloud_timeseries("validation", data_dir=data_dir, batch_size=4)
+    return train, val
+
+
+def _regression_model(ds):
+    import keras
+
+    x = ds.element_spec[0]
+    inputs = keras.Input(shape=x.shape[1:])
+    h = keras.layers.Conv2D(16, 3, activation="relu")(inputs)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    out = keras.layers.Dense(1)(h)
+    model = keras.Model(inputs, keras.layers.Reshape(())(out))
+    model.compile("adam", "mse", metrics=["mae"])
+    return model
+
+
+def _gedi(data_dir):
+    from tfds_builders import pipelines
+
+    train = pipelines.gedi_agbd("train", data_dir=data_dir, batch_size=8, seed=0)
+    test = pipelines.gedi_agbd("test", data_dir=data_dir, batch_size=8)
+    return train, test
+
+
+def _glacier(data_dir):
+    from tfds_builders import pipelines
+
+    train = pipelines.glacier_interp("train", data_dir=data_dir, crop_size=64, batch_size=8, seed=0)
+    val = pipelines.glacier_interp("validation", data_dir=data_dir, crop_size=64, batch_size=8)
+    return train, val
+
+
 RECIPES: dict[str, Recipe] = {
     "cloudsen12_hq": Recipe("cloudsen12_hq/l1c", _cloudsen12, _segmentation_model(4),
                             "cloud segmentation, 13 bands"),
+    "s2_cloud_timeseries": Recipe("s2_cloud_timeseries", _s2_cloud, _sequence_model,
+                                  "per-date cloud class, series"),
+    "gedi_agbd": Recipe("gedi_agbd", _gedi, _regression_model, "biomass regression"),
+    "glacier_interp": Recipe("glacier_interp/scenes", _glacier, _segmentation_model(1, binary=True),
+                             "glacier segmentation"),
 }
 
 

@@ -89,6 +89,8 @@ __all__ = [
     "scenario_3_domain_adaptation_pol",
     "scenario_4_domain_adaptation_satellite",
     "write_samples",
+    "write_later_release_samples",
+    "PARAM_NAMES",
 ]
 
 SOURCE_FILENAMES = ("PAZTSX_CRYO_ML.hdf5", "CPAZMaL.hdf5")
@@ -129,6 +131,17 @@ class ScenarioParams:
     ranges inclusive. ``stride=None`` means ``window_size`` (non-overlapping, as the
     publisher's scenarios do). Defaults are those of ``scenario1``; use
     :meth:`for_scenario` (or :data:`SCENARIO_DEFAULTS`) for the others.
+
+    Defaults (the publisher's README calls; where SPEC and the README are silent, the
+    publisher's scenario functions): every scenario window_size 32, stride None,
+    max_mask_value 1, max_mask_percentage 10, min_valid_percentage 50,
+    skip_optim_offset True (the README's "deterministic" choice);
+    scenario1 ASC, HH+HV, 20200101-20201231, amplitude; scenario2 DSC, HH, train
+    20200101-20201031, predict 20201101-20201231, amplitude; scenario3 DSC, HH -> HV,
+    target_date 20200804, intensity; scenario4 DSC, HH+HV, source_date 20200804 (PAZ),
+    target_date 20080805 (TerraSAR-X), intensity. Unlike the publisher, scenario 4's
+    target split honours ``skip_optim_offset`` and ``min_valid_percentage`` too (its
+    code forces True and 50 there; the same under the defaults).
     """
 
     scenario: str = "scenario1"
@@ -555,10 +568,16 @@ class CpazmalFile:
 
     # -- the publisher's loader ------------------------------------------------
 
-    def load_data(self, group_name: str, orbit: str = "DSC", polarisation="HH",
+    def load_data(self, group_name: str | None = None, orbit: str = "DSC", polarisation="HH",
                   start_date=None, end_date=None, normalize: bool = False,
-                  remove_nodata: bool = True, scale_type: str = "intensity") -> dict:
+                  remove_nodata: bool = True, scale_type: str = "intensity", *,
+                  group: str | None = None, polarization=None) -> dict:
         """See :func:`load_data`."""
+        if (group_name is None) == (group is None):
+            raise TypeError("load_data needs the group: group_name= (or group=), once")
+        group_name = group_name if group is None else group
+        if polarization is not None:  # the spelling of the publisher's scenario 2
+            polarisation = polarization
         scale_type = _scale(scale_type)
         pols, stacked = _pols(polarisation)
         start = None if start_date is None else _date(start_date, "start_date")
@@ -684,14 +703,17 @@ def _apply_scale(img: np.ndarray, scale_type: str) -> np.ndarray:
     return img
 
 
-def load_data(path_or_file, group_name: str, orbit: str = "DSC", polarisation="HH",
-              start_date=None, end_date=None, normalize: bool = False,
-              remove_nodata: bool = True, scale_type: str = "intensity") -> dict:
+def load_data(path_or_file, group_name: str | None = None, orbit: str = "DSC",
+              polarisation="HH", start_date=None, end_date=None, normalize: bool = False,
+              remove_nodata: bool = True, scale_type: str = "intensity", *,
+              group: str | None = None, polarization=None) -> dict:
     """One group's series, as the publisher's ``load_data`` returns it, without its faults.
 
     Args:
         path_or_file: the .hdf5 path (or its folder), or an open :class:`CpazmalFile`.
-        group_name: e.g. ``"ABL001"``. orbit: ``"ASC"`` or ``"DSC"``.
+        group_name: e.g. ``"ABL001"`` (``group=`` is accepted too). orbit: ``"ASC"``
+            or ``"DSC"``. Positional order as the publisher's (``normalize``,
+            ``remove_nodata``, ``scale_type`` last); keywords are safer.
         polarisation: ``"HH"``/``"HV"`` (single), or a list such as ``["HH", "HV"]``:
             the dates common to all, every one cropped to the smallest H and W, stacked
             in the given order, masks combined by element-wise max.
@@ -716,7 +738,8 @@ def load_data(path_or_file, group_name: str, orbit: str = "DSC", polarisation="H
     """
     with _Opened(path_or_file) as f:
         return f.load_data(group_name, orbit, polarisation, start_date, end_date,
-                           normalize, remove_nodata, scale_type)
+                           normalize, remove_nodata, scale_type, group=group,
+                           polarization=polarization)
 
 
 # ----------------------------------------------------------------------------------
@@ -915,7 +938,8 @@ def list_work_units(path_or_file, split: str | None = None, **params) -> list[st
     Iterating :func:`iter_group_examples` over them in order == :func:`iter_scenario_examples`.
     Raises SourceDataError naming a group whose class is not a learning class."""
     p = resolve_params(**params)
-    _split(p, split)
+    if split is not None:  # the same groups for both splits of scenario 4
+        _split(p, split)
     with _Opened(path_or_file) as f:
         return f.list_groups()
 
@@ -1256,6 +1280,17 @@ def _write_file(path: pathlib.Path, rng: np.random.Generator, groups, later: boo
                     shape = (h, w) if pol == "HH" else (h - 1, w + 1)
                     img, mask = _sample_pol(rng, shape, dates, level * (1.0 if pol == "HH" else 0.3),
                                             "left" if (gi + (orbit == "DSC")) % 2 else "bottom")
+                    if orbit == "DSC":
+                        # distortion only in the predict period (scenario 2) or only in
+                        # HV on 20200804 (scenario 3): windows the later check rejects
+                        late = [k for k, d in enumerate(dates) if d >= "20201101"]
+                        if pol == "HH" and gi % 2 == 0 and late:
+                            mask[8:30, 8:30, late] = np.where(
+                                mask[8:30, 8:30, late] == MASK_NODATA, MASK_NODATA, 2)
+                        if pol == "HV" and gi % 2 == 1 and "20200804" in dates:
+                            k = dates.index("20200804")
+                            mask[2:24, 34:56, k] = np.where(
+                                mask[2:24, 34:56, k] == MASK_NODATA, MASK_NODATA, 3)
                     p = o.create_group(pol)
                     chunks = (shape[0], shape[1], 1)
                     p.create_dataset("images", data=img, dtype=np.float32, compression="gzip",

@@ -9,10 +9,16 @@ The tf.data pipelines that feed Keras live in :mod:`tfds_builders.pipelines`.
 """
 
 from tfds_builders.cloudsen12_hq import Cloudsen12Hq
+from tfds_builders.gedi_agbd import GediAgbd
+from tfds_builders.glacier_interp import GlacierInterp
+from tfds_builders.s2_cloud_timeseries import S2CloudTimeseries
 
-#: dataset name -> builder class, in the order of the SPEC
+#: dataset name -> builder class
 BUILDERS = {
     "cloudsen12_hq": Cloudsen12Hq,
+    "s2_cloud_timeseries": S2CloudTimeseries,
+    "gedi_agbd": GediAgbd,
+    "glacier_interp": GlacierInterp,
 }
 
-__all__ = ["BUILDERS", "Cloudsen12Hq"]
+__all__ = ["BUILDERS", "Cloudsen12Hq", "GediAgbd", "GlacierInterp", "S2CloudTimeseries"]

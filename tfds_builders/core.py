@@ -92,9 +92,11 @@ class ExampleEncoder:
         self.raw: dict[str, tfds.features.Tensor] = {}
         small = {}
         for key, feature in features.items():
+            # one copy from numpy into the record; a shape with several unknown
+            # dimensions is stored by TFDS as <name>/value + <name>/shape: its encoder
             if (isinstance(feature, tfds.features.Tensor)
-                    and type(feature) is tfds.features.Tensor
-                    and feature._encoding == tfds.features.Encoding.BYTES):  # pylint: disable=protected-access
+                    and feature._encoding == tfds.features.Encoding.BYTES  # pylint: disable=protected-access
+                    and not feature._dynamic_shape):  # pylint: disable=protected-access
                 self.raw[key] = feature
             else:
                 small[key] = feature

@@ -41,12 +41,17 @@ class BandStats:
             if x.size == 0:
                 continue
             xf = np.ascontiguousarray(x, dtype=np.float64).ravel()
-            s = xf.sum()
-            q = np.dot(xf, xf)
             if is_int:
-                # per update both are exact in float64 (< 2**53 for a 512 x 512 int16
-                # patch); across updates Python ints keep them exact.
-                s, q = int(s), int(q)
+                # float64 sums are exact below 2**53: blocks of 2**20 values of up to
+                # 16 bits keep them so, and Python ints keep the totals exact.
+                s = q = 0
+                for i in range(0, xf.size, 1 << 20):
+                    block = xf[i:i + (1 << 20)]
+                    s += int(block.sum())
+                    q += int(np.dot(block, block))
+            else:
+                s = float(xf.sum())
+                q = float(np.dot(xf, xf))
             self.count[b] += int(xf.size)
             self.sum[b] += s
             self.sumsq[b] += q

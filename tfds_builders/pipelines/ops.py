@@ -49,8 +49,7 @@ def read_examples(builder: tfds.core.DatasetBuilder, split: str, *, shuffle_file
     """
     info = builder.info
     if info.file_format != tfds.core.file_adapters.FileFormat.TFRECORD:
-        return builder.as_dataset(split, shuffle_files=shuffle_files,
-                                  read_config=tfds.ReadConfig(shuffle_seed=seed))
+        return _read_random_access(builder, split, shuffle_files, seed)
     files = [os.fspath(p) for p in info.splits[split].filepaths]
     files_ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle_files and len(files) > 1:
@@ -67,6 +66,20 @@ def read_examples(builder: tfds.core.DatasetBuilder, split: str, *, shuffle_file
         return info.features.decode_example(parser.parse_example(record))
 
     return records.map(decode, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+
+def _read_random_access(builder, split, shuffle, seed) -> tf.data.Dataset:
+    """Examples of an ArrayRecord build (``tfds.data_source``); shuffled by index if asked."""
+    source = builder.as_data_source(split)
+    n = len(source)
+    spec = builder.info.features.get_tensor_spec()
+
+    def generate():
+        order = np.random.default_rng(seed).permutation(n) if shuffle else range(n)
+        for i in order:
+            yield source[int(i)]
+
+    return tf.data.Dataset.from_generator(generate, output_signature=spec)
 
 
 def with_seeds(ds: tf.data.Dataset, seed: int | None) -> tf.data.Dataset:

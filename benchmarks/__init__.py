@@ -1,0 +1,1 @@
+"""The figures of SPEC "Performance", as scripts (``make bench`` runs them all)."""

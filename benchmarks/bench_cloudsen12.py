@@ -1,0 +1,218 @@
+"""CloudSEN12 figures of SPEC "Performance": build and read, as ratios measured in one run.
+
+- build: ``cloudsen12_hq/l1c`` preparation against a plain loop writing one
+  ``tf.train.Example`` per patch (one bytes feature per layer) with one
+  ``tf.io.TFRecordWriter``; each runs in its own child process so its peak resident
+  memory (``ru_maxrss``, TensorFlow included) is its own. Bar: >= 1.5x, peak < 1 GiB
+  for a split of >= 2 GiB.
+- read: the training pipeline (random 256 crop, batch 16, normalised) in patches/s
+  against (a) one bare ``tf.data.TFRecordDataset`` iterating the same shards (bar 1.5x)
+  and (b) the plain pipeline a user writes without eo-tfds over the plain records
+  (``parse_single_example``, ``decode_raw`` per layer, stack, same crop and batch;
+  bar 5x). Also printed: the ratio to numpy copying full patches out of the memmaps.
+
+Run: ``python -m benchmarks.bench_cloudsen12`` (``EO_TFDS_BENCH_PATCHES`` sets the
+train split's size, default 300 patches = 2.1 GiB).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+P = 512
+CROP = 256
+BATCH = 16
+
+
+def write_source(root: Path, n_train: int, seed: int = 0) -> None:
+    """A large l1c-only split (13 int16 layers + labels) and tiny val/test, on disk."""
+    from parsers import cloudsen12 as src
+
+    rng = np.random.default_rng(seed)
+    for folder, n in (("train", n_train), ("val", 1), ("test", 1)):
+        d = root / folder
+        d.mkdir(parents=True)
+        for layer in src.CONFIGS["l1c"].layers:
+            with open(d / f"{layer}.dat", "wb") as f:
+                for start in range(0, n, 32):  # bounded memory while writing
+                    k = min(32, n - start)
+                    f.write(rng.integers(0, 10000, (k, P, P), dtype=np.int16).tobytes())
+        with open(d / "LABEL_manual_hq.dat", "wb") as f:
+            for start in range(0, n, 32):
+                k = min(32, n - start)
+                lab = rng.integers(0, 4, (k, P, P), dtype=np.int8)
+                lab[:, 0, :] = lab[:, :, 0] = -1
+                lab[:, 510:, :] = lab[:, :, 510:] = -1
+                f.write(lab.tobytes())
+
+
+# ---------------------------------------------------------------- child programs
+
+def child_build_ours(manual: str, data: str) -> dict:
+    import tensorflow_datasets as tfds
+
+    import tfds_builders  # noqa: F401
+
+    os.environ["EO_TFDS_PROGRESS"] = "0"
+    builder = tfds.builder("cloudsen12_hq/l1c", data_dir=data)
+    t = time.perf_counter()
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual))
+    return {"seconds": time.perf_counter() - t}
+
+
+def child_build_plain(manual: str, out: str) -> dict:
+    import tensorflow as tf
+
+    from parsers import cloudsen12 as src
+
+    folder = Path(manual) / "train"
+    names = list(src.CONFIGS["l1c"].layers) + ["LABEL_manual_hq"]
+    n = (folder / "L1C_B1.dat").stat().st_size // (P * P * 2)
+    t = time.perf_counter()
+    maps = [np.memmap(folder / f"{name}.dat", dtype=src.layer_dtype(name), mode="r", shape=(n, P, P))
+            for name in names]
+    with tf.io.TFRecordWriter(out) as writer:
+        for i in range(n):
+            feature = {name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[m[i].tobytes()]))
+                       for name, m in zip(names, maps)}
+            writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+    return {"seconds": time.perf_counter() - t}
+
+
+def _peak_of(kind: str, *args: str) -> dict:
+    """Run ``child_<kind>(*args)`` in a fresh interpreter; its result plus its own peak RSS (wait4)."""
+    code = (f"import json, sys; from benchmarks import bench_cloudsen12 as b; "
+            f"print('RESULT', json.dumps(b.child_{kind}(*sys.argv[1:])))")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", EO_TFDS_PROGRESS="0")
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    out_r, out_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: exec the interpreter with stdout to the pipe
+        os.close(out_r)
+        os.dup2(out_w, 1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.execve(sys.executable, [sys.executable, "-c", code, *args], env)
+    os.close(out_w)
+    with os.fdopen(out_r) as f:
+        out = f.read()
+    _, status, usage = os.wait4(pid, 0)
+    if status != 0:
+        raise RuntimeError(f"benchmark child {kind} failed (status {status})")
+    result = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT"))[7:])
+    result["peak_rss"] = usage.ru_maxrss * 1024
+    return result
+
+
+# ------------------------------------------------------------------------ reads
+
+def _rate(ds, per_element) -> float:
+    it = iter(ds)
+    first = next(it)  # start-up (thread pools, shuffle buffer fill) is not throughput
+    n = 0
+    t = time.perf_counter()
+    for element in it:
+        n += per_element(element)
+    return n / (time.perf_counter() - t)
+
+
+def read_figures(data: str, plain_file: str, manual: str) -> dict:
+    import tensorflow as tf
+
+    from parsers import cloudsen12 as src
+    from tfds_builders import pipelines
+
+    builder = pipelines.load_builder("cloudsen12_hq/l1c", data)
+    shards = [os.fspath(p) for p in builder.info.splits["train"].filepaths]
+    bare = _rate(tf.data.TFRecordDataset(shards), lambda e: 1)
+    ours = _rate(pipelines.cloudsen12_hq("train", data_dir=data, crop_size=CROP, batch_size=BATCH, seed=0),
+                 lambda e: int(e[0].shape[0]))
+
+    names = list(src.CONFIGS["l1c"].layers) + ["LABEL_manual_hq"]
+    spec = {name: tf.io.FixedLenFeature([], tf.string) for name in names}
+
+    def plain_parse(record):
+        ex = tf.io.parse_single_example(record, spec)
+        bands = [tf.reshape(tf.io.decode_raw(ex[name], tf.int16), (P, P)) for name in names[:-1]]
+        image = tf.stack(bands, axis=-1)
+        label = tf.reshape(tf.io.decode_raw(ex["LABEL_manual_hq"], tf.int8), (P, P))
+        r = tf.random.uniform([], 1, 510 - CROP + 1, tf.int32)
+        c = tf.random.uniform([], 1, 510 - CROP + 1, tf.int32)
+        return tf.cast(image[r:r + CROP, c:c + CROP], tf.float32), label[r:r + CROP, c:c + CROP]
+
+    plain = _rate(tf.data.TFRecordDataset(plain_file).map(plain_parse).batch(BATCH),
+                  lambda e: int(e[0].shape[0]))
+
+    split = src.CloudSEN12Split(Path(manual) / "train", "l1c")
+    maps = [split.memmap(i) for i in range(len(names))]
+    t = time.perf_counter()
+    for i in range(len(split)):
+        np.stack([m[i] for m in maps[:-1]], axis=-1)
+        np.array(maps[-1][i])
+    numpy_rate = len(split) / (time.perf_counter() - t)
+    return {"bare_reader": bare, "pipeline": ours, "plain_pipeline": plain, "numpy_memmap": numpy_rate}
+
+
+def main() -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    n = int(os.environ.get("EO_TFDS_BENCH_PATCHES", "300"))
+    cores = len(os.sched_getaffinity(0))
+    work = Path(tempfile.mkdtemp(prefix="eo-tfds-bench-", dir=os.environ.get("EO_TFDS_BENCH_DIR")))
+    try:
+        manual, data, plain = work / "manual", work / "data", work / "plain.tfrecord"
+        write_source(manual, n)
+        split_bytes = sum(p.stat().st_size for p in (manual / "train").iterdir())
+        for p in (manual / "train").iterdir():  # same warm page cache for both builds
+            with open(p, "rb") as f:
+                while f.read(64 << 20):
+                    pass
+        plain_build = _peak_of("build_plain", str(manual), str(plain))
+        ours_build = _peak_of("build_ours", str(manual), str(data))
+        reads = read_figures(str(data), str(plain), str(manual))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    gib = 2**30
+    build_ratio = plain_build["seconds"] / ours_build["seconds"]
+    r_bare = reads["pipeline"] / reads["bare_reader"]
+    r_plain = reads["pipeline"] / reads["plain_pipeline"]
+    r_numpy = reads["pipeline"] / reads["numpy_memmap"]
+    mib_s = lambda sec: split_bytes / sec / 2**20  # noqa: E731
+    print(f"cloudsen12_hq/l1c benchmark, cores {cores}, train split {n} patches = {split_bytes / gib:.2f} GiB")
+    print(f"build: eo-tfds {ours_build['seconds']:.1f} s ({mib_s(ours_build['seconds']):.0f} MiB/s, "
+          f"peak RSS {ours_build['peak_rss'] / 2**20:.0f} MiB); plain writer loop "
+          f"{plain_build['seconds']:.1f} s ({mib_s(plain_build['seconds']):.0f} MiB/s, peak RSS "
+          f"{plain_build['peak_rss'] / 2**20:.0f} MiB); ratio {build_ratio:.2f}x (bar 1.5x), "
+          f"peak {'<' if ours_build['peak_rss'] < gib else '>='} 1 GiB")
+    print(f"read: pipeline {reads['pipeline']:.0f} patches/s; one bare TFRecordDataset "
+          f"{reads['bare_reader']:.0f} records/s -> {r_bare:.2f}x (bar 1.5x); plain per-layer "
+          f"pipeline {reads['plain_pipeline']:.0f} patches/s -> {r_plain:.2f}x (bar 5x); numpy "
+          f"copying full patches from the memmaps {reads['numpy_memmap']:.0f} patches/s -> {r_numpy:.2f}x")
+    failures = []
+    if build_ratio < 1.5:
+        failures.append("build ratio")
+    if split_bytes >= 2 * gib and ours_build["peak_rss"] >= gib:
+        failures.append("build peak memory")
+    if r_bare < 1.5:
+        failures.append("read vs bare reader")
+    if r_plain < 5:
+        failures.append("read vs plain pipeline")
+    if failures:
+        print("BELOW BAR: " + ", ".join(failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

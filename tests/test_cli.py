@@ -1,0 +1,145 @@
+"""The command line as a user runs it: a subprocess, exit codes, stderr lines."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args, cwd=None):
+    env = dict(os.environ, EO_TFDS_PROGRESS="0")
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "conversion", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd or ROOT, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli_src")
+    r = run("synth", "cloudsen12_hq", "--output", out, "--seed", 5)
+    assert r.returncode == 0, r.stderr
+    return out / "cloudsen12_hq"
+
+
+@pytest.fixture(scope="module")
+def built(synth, tmp_path_factory):
+    data = tmp_path_factory.mktemp("cli_data")
+    r = run("build", "cloudsen12_hq/l1c", "--manual-dir", synth, "--data-dir", data)
+    assert r.returncode == 0, r.stderr
+    assert "train" in r.stdout and "4 examples" in r.stdout and "validation" in r.stdout
+    return data
+
+
+def test_synth_writes_the_layout(synth):
+    assert (synth / "train" / "L1C_B1.dat").is_file() and (synth / "val" / "manual_hq.dat").is_file()
+    assert (synth / "test" / "S1_VV.dat").stat().st_size % (512 * 512 * 4) == 0
+
+
+def test_verify_ok_then_flipped_byte_fails(built, synth, tmp_path):
+    r = run("verify", "cloudsen12_hq/l1c", "--data-dir", built, "--manual-dir", synth)
+    assert r.returncode == 0, r.stderr
+    assert "bit for bit" in r.stdout
+    copy = tmp_path / "data"
+    shutil.copytree(built, copy)
+    shard = next((copy / "cloudsen12_hq" / "l1c" / "1.0.0").glob("*-train.tfrecord-*"))
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    r = run("verify", "cloudsen12_hq/l1c", "--data-dir", copy)
+    assert r.returncode == 1
+    # four records of equal size: the middle byte lies in record 2
+    assert shard.name in r.stderr and "record 2" in r.stderr
+    assert r.stderr.strip().count("\n") == 0, r.stderr
+
+
+def test_verify_detects_a_changed_source(built, synth, tmp_path):
+    manual = tmp_path / "manual"
+    shutil.copytree(synth, manual)
+    layer = manual / "test" / "L1C_B3.dat"
+    values = np.fromfile(layer, np.int16)
+    values[512 * 512 + 700] += 1  # patch 1
+    values.tofile(layer)
+    r = run("verify", "cloudsen12_hq/l1c", "--data-dir", built, "--manual-dir", manual)
+    assert r.returncode == 1
+    assert "cloudsen12_hq-test.tfrecord" in r.stderr and "record 1" in r.stderr and "'image'" in r.stderr
+
+
+def test_inspect_prints_stats_and_writes_png(built, tmp_path):
+    png = tmp_path / "preview.png"
+    r = run("inspect", "cloudsen12_hq/l1c", "--data-dir", built, "--png", png)
+    assert r.returncode == 0, r.stderr
+    assert "band statistics" in r.stdout and "B8A" in r.stdout and "valid_box" in r.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _assert_clean_error(r, *words):
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    for word in words:
+        assert word in errors[0], errors[0]
+
+
+@pytest.mark.parametrize("damage,words", [
+    ("truncate", ["L1C_B05.dat", "not a whole number"]),
+    ("short_layer", ["L1C_B6.dat", "holds"]),
+    ("missing", ["L1C_B9", "missing"]),
+])
+def test_bad_source_exit_2_nothing_left_then_fixed(synth, tmp_path, damage, words):
+    manual = tmp_path / "manual"
+    shutil.copytree(synth, manual)
+    data = tmp_path / "data"
+    if damage == "truncate":
+        with open(manual / "val" / "L1C_B05.dat", "r+b") as f:
+            f.truncate(512 * 512 * 2 + 10)
+    elif damage == "short_layer":
+        path = manual / "train" / "L1C_B6.dat"
+        np.fromfile(path, np.int16)[: 512 * 512 * 2].tofile(path)
+    else:
+        os.remove(manual / "test" / "L1C_B9.dat")
+    r = run("build", "cloudsen12_hq/l1c", "--manual-dir", manual, "--data-dir", data)
+    _assert_clean_error(r, *words)
+    assert not list(data.rglob("*.tfrecord*")) and not list(data.rglob("incomplete.*"))
+    # the user fixes the input; the next build succeeds
+    shutil.rmtree(manual)
+    shutil.copytree(synth, manual)
+    r = run("build", "cloudsen12_hq/l1c", "--manual-dir", manual, "--data-dir", data)
+    assert r.returncode == 0, r.stderr
+
+
+def test_empty_manual_dir_and_unknown_dataset(tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = run("build", "cloudsen12_hq", "--manual-dir", tmp_path / "empty", "--data-dir", tmp_path / "d")
+    _assert_clean_error(r, "empty")
+    r = run("build", "no_such_set", "--manual-dir", tmp_path / "empty", "--data-dir", tmp_path / "d")
+    _assert_clean_error(r, "unknown dataset")
+    r = run("verify", "cloudsen12_hq", "--data-dir", tmp_path / "nothing")
+    _assert_clean_error(r, "not prepared")
+
+
+def test_stale_incomplete_folder_is_cleared(synth, tmp_path):
+    data = tmp_path / "data"
+    stale = data / "cloudsen12_hq" / "s1" / "incomplete.ABC123_1.0.0"
+    stale.mkdir(parents=True)
+    (stale / "cloudsen12_hq-train.tfrecord-00000-of-00001").write_bytes(b"half")
+    r = run("build", "cloudsen12_hq/s1", "--manual-dir", synth, "--data-dir", data)
+    assert r.returncode == 0, r.stderr
+    assert not stale.exists()
+
+
+def test_console_script_is_installed():
+    exe = Path(sys.executable).with_name("eo-tfds")
+    if not exe.exists():
+        pytest.skip("project not installed in this interpreter's environment (make test installs it)")
+    r = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "synth" in r.stdout and "fuse-hdf5" in r.stdout

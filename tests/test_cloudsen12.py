@@ -1,0 +1,311 @@
+"""CloudSEN12 end to end: memmap parser, builder, pipeline, Keras, bad input."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+import tfds_builders  # noqa: F401
+from parsers import cloudsen12 as src
+from parsers.errors import SourceDataError
+from tfds_builders import pipelines
+
+P = src.PATCH
+
+
+def raw_layer(folder, stem, dtype):
+    """What the file holds, read independently of the parser."""
+    data = np.fromfile(os.path.join(folder, f"{stem}.dat"), dtype=dtype)
+    return data.reshape(-1, P, P)
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cs_src")
+    src.write_samples(root, seed=3)
+    return root
+
+
+@pytest.fixture(scope="module")
+def data_dir(samples, tmp_path_factory):
+    data = tmp_path_factory.mktemp("cs_data")
+    for config in ("l1c", "s1"):
+        b = tfds.builder(f"cloudsen12_hq/{config}", data_dir=str(data))
+        b.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(samples)))
+    return data
+
+
+# ------------------------------------------------------------------------- parser
+
+def test_writer_layout_and_padding(samples):
+    train = sorted(p.name for p in (samples / "train").iterdir())
+    val = sorted(p.name for p in (samples / "val").iterdir())
+    assert "L1C_B4.dat" in train and "LABEL_manual_hq.dat" in train and "L1C_B8A.dat" in train
+    assert "L1C_B04.dat" in val and "manual_hq.dat" in val and "L2A_B08A.dat" in val
+    assert "L2A_B10.dat" not in train and "S1_angle.dat" in train
+    lab = raw_layer(samples / "train", "LABEL_manual_hq", np.int8)
+    assert lab.shape == (4, P, P)
+    # one padded row on top, one column left, two rows bottom, two columns right
+    assert (lab[:, 0, :] == -1).all() and (lab[:, :, 0] == -1).all()
+    assert (lab[:, 510:, :] == -1).all() and (lab[:, :, 510:] == -1).all()
+    assert (lab[:, 1:510, 1:510] >= -1).all() and set(np.unique(lab[:, 1:510, 1:510])) <= {-1, 0, 1, 2, 3}
+    b4 = raw_layer(samples / "val", "L1C_B04", np.int16)
+    assert (b4[:, 0, :] == 0).all() and (b4[:, 1:510, 1:510] > 0).all()  # the release padded with 0
+
+
+@pytest.mark.parametrize("stem,canonical", [
+    ("L1C_B4", "L1C_B4"), ("L1C_B04", "L1C_B4"), ("L2A_B08A", "L2A_B8A"), ("L1C_B10", "L1C_B10"),
+    ("manual_hq", "LABEL_manual_hq"), ("LABEL_manual_hq", "LABEL_manual_hq"), ("S1_VV", "S1_VV")])
+def test_layer_spellings(stem, canonical):
+    assert src.canonical_layer_name(stem) == canonical
+
+
+@pytest.mark.parametrize("folder,config", [("train", "l1c"), ("val", "l2a"), ("test", "s1")])
+def test_reader_matches_files(samples, folder, config):
+    layers = src.CONFIGS[config]
+    split = src.CloudSEN12Split(samples / folder, config)
+    stems = {src.canonical_layer_name(p.stem): p.stem for p in (samples / folder).glob("*.dat")}
+    raws = [raw_layer(samples / folder, stems[name], layers.dtype) for name in layers.layers]
+    label = raw_layer(samples / folder, stems["LABEL_manual_hq"], np.int8)
+    assert len(split) == raws[0].shape[0]
+    for i, ex in enumerate(split):
+        assert ex["id"] == f"{folder}/{i}"
+        assert ex["image"].dtype == layers.dtype and ex["image"].shape == (P, P, len(layers.bands))
+        for c, raw in enumerate(raws):
+            assert ex["image"][..., c].tobytes() == raw[i].tobytes()
+        expected = np.where((label[i] >= 0) & (label[i] <= 3), label[i], 255).astype(np.uint8)
+        np.testing.assert_array_equal(ex["label"], expected)
+    split.close()
+
+
+def test_label_other_values_become_255(tmp_path):
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for name in src.CONFIGS["s1"].layers:
+        np.zeros((1, P, P), np.float32).tofile(folder / f"{name}.dat")
+    lab = np.zeros((1, P, P), np.int8)
+    lab[0, 5, 5:12] = [0, 1, 2, 3, 4, -1, 99]
+    lab.tofile(folder / "manual_hq.dat")
+    ex = src.CloudSEN12Split(folder, "s1").read(0)
+    assert ex["label"][5, 5:12].tolist() == [0, 1, 2, 3, 255, 255, 255]
+
+
+def test_bad_size_names_file(tmp_path, samples):
+    folder = tmp_path / "train"
+    shutil.copytree(samples / "train", folder)
+    with open(folder / "L1C_B7.dat", "ab") as f:
+        f.write(b"\0" * 100)
+    with pytest.raises(SourceDataError, match=r"L1C_B7\.dat: size .* not a whole number"):
+        src.CloudSEN12Split(folder, "l1c")
+
+
+def test_layers_disagree_on_n(tmp_path, samples):
+    folder = tmp_path / "train"
+    shutil.copytree(samples / "train", folder)
+    data = np.fromfile(folder / "L1C_B2.dat", np.int16)[: 3 * P * P]
+    data.tofile(folder / "L1C_B2.dat")
+    with pytest.raises(SourceDataError, match=r"L1C_B2\.dat: holds 3 images but .* holds 4"):
+        src.CloudSEN12Split(folder, "l1c")
+
+
+def test_missing_layer_for_config(tmp_path, samples):
+    folder = tmp_path / "train"
+    shutil.copytree(samples / "train", folder)
+    os.remove(folder / "L1C_B10.dat")
+    src.CloudSEN12Split(folder, "l2a")  # l2a does not need it
+    with pytest.raises(SourceDataError, match=r"L1C_B10\.dat: layer L1C_B10 missing for config 'l1c'"):
+        src.CloudSEN12Split(folder, "l1c")
+
+
+# ------------------------------------------------------------------------ builder
+
+@pytest.mark.parametrize("config", ["l1c", "s1"])
+def test_built_examples_equal_sources(data_dir, samples, config):
+    builder = tfds.builder(f"cloudsen12_hq/{config}", data_dir=str(data_dir))
+    folders = {"train": "train", "validation": "val", "test": "test"}
+    for split, folder in folders.items():
+        ref = src.CloudSEN12Split(samples / folder, config)
+        ds = tfds.load(f"cloudsen12_hq/{config}", split=split, data_dir=str(data_dir))
+        seen = set()
+        for ex in tfds.as_numpy(ds):
+            ident = ex["id"].decode()
+            index = int(ident.split("/")[1])
+            assert ident.split("/")[0] == folder
+            want = ref.read(index)
+            assert ex["image"].dtype == want["image"].dtype
+            assert ex["image"].tobytes() == want["image"].tobytes()
+            assert ex["label"].dtype == np.uint8
+            np.testing.assert_array_equal(ex["label"], want["label"])
+            seen.add(index)
+        assert seen == set(range(len(ref)))
+        assert builder.info.splits[split].num_examples == len(ref)
+
+
+def test_info_and_metadata(data_dir):
+    builder = tfds.builder("cloudsen12_hq", data_dir=str(data_dir))  # default config
+    assert builder.builder_config.name == "l1c"
+    info = builder.info
+    assert info.features["image"].shape == (P, P, 13) and info.features["image"].np_dtype == np.int16
+    assert info.metadata["bands"] == src.L1C_BANDS
+    assert info.metadata["valid_box"] == [1, 1, 510, 510]
+    assert info.metadata["class_names"] == ["clear", "thick_cloud", "thin_cloud", "cloud_shadow"]
+    assert info.metadata["scale"] == pytest.approx(1e-4)
+    assert "memmap" in info.description and info.citation and builder.MANUAL_DOWNLOAD_INSTRUCTIONS
+    assert builder.RELEASE_NOTES[str(builder.VERSION)]
+    # images are raw bytes in the records, not int64 lists
+    assert info.features["image"]._encoding == tfds.features.Encoding.BYTES  # pylint: disable=protected-access
+
+
+def test_band_stats_over_valid_pixels(data_dir, samples):
+    builder = tfds.builder("cloudsen12_hq/l1c", data_dir=str(data_dir))
+    stats = builder.info.metadata["band_stats"]
+    ref = src.CloudSEN12Split(samples / "train", "l1c")
+    valid = np.stack([ref.read(i)["image"][1:510, 1:510] for i in range(len(ref))]).astype(np.float64)
+    valid = valid.reshape(-1, 13)
+    assert stats["bands"] == src.L1C_BANDS
+    assert stats["count"] == [valid.shape[0]] * 13
+    np.testing.assert_allclose(stats["mean"], valid.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(stats["std"], valid.std(0), rtol=1e-9)
+    np.testing.assert_array_equal(stats["min"], valid.min(0))
+    np.testing.assert_array_equal(stats["max"], valid.max(0))
+    # the 255 padding of train is outside the valid box: it would show up as min/max otherwise
+    s1 = tfds.builder("cloudsen12_hq/s1", data_dir=str(data_dir)).info.metadata["band_stats"]
+    assert max(s1["max"][:2]) < 100
+
+
+def test_builder_errors_leave_nothing(tmp_path, samples):
+    manual = tmp_path / "manual"
+    shutil.copytree(samples, manual)
+    os.remove(manual / "test" / "L1C_B1.dat")
+    data = tmp_path / "data"
+    builder = tfds.builder("cloudsen12_hq/l1c", data_dir=str(data))
+    with pytest.raises(SourceDataError, match="L1C_B1"):
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
+    assert not builder.is_prepared()
+    leftovers = [p for p in data.rglob("*") if p.is_file() and p.suffix != ".json"]
+    assert leftovers == [] and not list(data.rglob("incomplete.*"))
+
+
+def test_empty_manual_dir(tmp_path):
+    (tmp_path / "manual").mkdir()
+    builder = tfds.builder("cloudsen12_hq/l1c", data_dir=str(tmp_path / "data"))
+    with pytest.raises(SourceDataError, match="manual_dir does not exist or is empty"):
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=str(tmp_path / "manual")))
+
+
+# ----------------------------------------------------------------------- pipeline
+
+def _crop_origin(crop, image):
+    """Where a crop of stored values lies in the full image (exhaustive search)."""
+    size = crop.shape[0]
+    candidates = np.argwhere(np.all(image[: P - size + 1, : P - size + 1] == crop[0, 0], axis=-1))
+    return [(r, c) for r, c in candidates if np.array_equal(image[r:r + size, c:c + size], crop)]
+
+
+def test_random_and_center_crops_stay_in_valid_box(data_dir, samples):
+    ref = src.CloudSEN12Split(samples / "train", "l1c")
+    full = [ref.read(i)["image"].astype(np.float32) for i in range(len(ref))]
+    size = 200
+    for mode in ("random", "center"):
+        ds = pipelines.cloudsen12_hq("train", data_dir=str(data_dir), crop_size=size, mode=mode,
+                                     batch_size=2, normalize=False, seed=7)
+        n = 0
+        for x, y, w in ds:
+            assert x.shape[1:] == (size, size, 13) and x.dtype.name == "float32"
+            for crop in x.numpy():
+                origins = [(i, o) for i, img in enumerate(full) for o in _crop_origin(crop, img)]
+                assert origins, "crop does not come from any source patch"
+                for _, (r, c) in origins:
+                    assert 1 <= r and r + size <= 510 and 1 <= c and c + size <= 510
+                    if mode == "center":
+                        assert (r, c) == (1 + (509 - size) // 2, 1 + (509 - size) // 2)
+                n += 1
+        assert n == len(ref)
+
+
+def test_grid_counts_each_valid_pixel_once(data_dir, samples):
+    ref = src.CloudSEN12Split(samples / "validation".replace("validation", "val"), "l1c")
+    size = 160
+    tiles = pipelines.grid_tiles((1, 1, 510, 510), size, (P, P))
+    ds = pipelines.cloudsen12_hq("validation", data_dir=str(data_dir), crop_size=size, mode="grid",
+                                 batch_size=5, normalize=False)
+    xs, ys, ws = [], [], []
+    for x, y, w in ds:
+        xs.append(x.numpy())
+        ys.append(y.numpy())
+        ws.append(w.numpy())
+    xs, ys, ws = np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
+    assert len(xs) == len(ref) * len(tiles)
+    for i in range(len(ref)):
+        want = ref.read(i)
+        coverage = np.zeros((P, P), np.float32)
+        for t, (r, c, _) in enumerate(tiles):
+            k = i * len(tiles) + t
+            np.testing.assert_array_equal(xs[k], want["image"][r:r + size, c:c + size].astype(np.float32))
+            coverage[r:r + size, c:c + size] += ws[k]
+            lab = want["label"][r:r + size, c:c + size]
+            assert (ws[k][lab == 255] == 0).all()
+            np.testing.assert_array_equal(ys[k][lab != 255], lab[lab != 255])
+        labelled = want["label"] != 255
+        inside = np.zeros((P, P), bool)
+        inside[1:510, 1:510] = True
+        np.testing.assert_array_equal(coverage[inside & labelled], 1.0)
+        assert (coverage[~inside] == 0).all() and (coverage[~labelled] == 0).all()
+
+
+def test_normalisation_uses_band_stats(data_dir):
+    builder = tfds.builder("cloudsen12_hq/l1c", data_dir=str(data_dir))
+    stats = builder.info.metadata["band_stats"]
+    raw = next(iter(pipelines.cloudsen12_hq("test", data_dir=str(data_dir), mode="center",
+                                            normalize=False, batch_size=2)))[0].numpy()
+    norm = next(iter(pipelines.cloudsen12_hq("test", data_dir=str(data_dir), mode="center",
+                                             batch_size=2)))[0].numpy()
+    expected = (raw - np.float32(stats["mean"])) / np.float32(stats["std"])
+    np.testing.assert_allclose(norm, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_seeded_pipeline_is_reproducible_and_augment_train_only(data_dir):
+    def first(seed):
+        ds = pipelines.cloudsen12_hq("train", data_dir=str(data_dir), crop_size=64, batch_size=4,
+                                     augment=True, seed=seed)
+        return next(iter(ds))[0].numpy()
+
+    np.testing.assert_array_equal(first(11), first(11))
+    assert not np.array_equal(first(11), first(12))
+    with pytest.raises(ValueError, match="train split only"):
+        pipelines.cloudsen12_hq("validation", data_dir=str(data_dir), augment=True)
+
+
+def test_augmentation_moves_label_with_image():
+    import tensorflow as tf
+
+    image = tf.reshape(tf.range(4 * 4 * 2, dtype=tf.float32), (4, 4, 2))
+    label = tf.cast(image[..., 0], tf.int32)
+    weight = tf.cast(image[..., 1], tf.float32)
+    outs = set()
+    for s in range(40):
+        x, y, w = pipelines.random_rot_flip([image, label, weight], tf.constant([s, 0], tf.int64))
+        np.testing.assert_array_equal(x[..., 0].numpy().astype(np.int32), y.numpy())
+        np.testing.assert_array_equal(x[..., 1].numpy(), w.numpy())
+        outs.add(x.numpy().tobytes())
+    assert len(outs) == 8  # all eight symmetries of the square occur
+
+
+def test_keras_fits_on_the_pipeline(data_dir):
+    import keras
+
+    ds = pipelines.cloudsen12_hq("train", data_dir=str(data_dir), crop_size=64, batch_size=4,
+                                 augment=True, seed=0)
+    model = keras.Sequential([keras.Input((64, 64, 13)),
+                              keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+                              keras.layers.Conv2D(4, 1)])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(ds.repeat(), steps_per_epoch=3, epochs=2, verbose=0)
+    assert all(np.isfinite(history.history["loss"]))
+    val = pipelines.cloudsen12_hq("validation", data_dir=str(data_dir), crop_size=64, mode="grid", batch_size=8)
+    assert np.isfinite(model.evaluate(val, verbose=0))

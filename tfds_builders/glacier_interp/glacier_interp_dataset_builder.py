@@ -1,0 +1,218 @@
+"""``glacier_interp``: the global glacier interpretation scenes, from the publisher's GeoTIFFs."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from parsers import glacier as src
+from parsers.errors import SourceDataError
+from tfds_builders import core
+
+NORMALIZATION = (
+    "per scene and channel (the 6 bands, then elevation): with n the scene's pixel count "
+    "and k = max(1, floor(0.05 * n)), min = mean of the k smallest values, max = mean of "
+    "the k largest; normalised = clip((x - min) / (max - min), 0, 1) in float32, NaN -> 0, "
+    "a constant channel (max == min) -> 0")
+
+
+class SceneTensor(tfds.features.Tensor):
+    """A raw-bytes ``Tensor`` of several unknown dimensions, e.g. ``(None, None, 6)``.
+
+    TFDS 4.9 stores such a tensor as ``<name>/value`` (the raw little-endian bytes, not
+    widened, not compressed) next to ``<name>/shape`` (int64), and decodes it to exactly
+    the stored ``(H, W, ...)`` array. It behaves exactly like
+    ``tfds.features.Tensor(..., encoding="bytes")``; it is a subclass only so that
+    :class:`core.ExampleEncoder` hands it to TFDS's own encoder (its single-copy path
+    writes one ``<name>`` bytes field, which is only right for at most one unknown
+    dimension).
+    """
+
+    def __init__(self, *, shape, dtype, doc=None):
+        super().__init__(shape=shape, dtype=dtype, encoding=tfds.features.Encoding.BYTES, doc=doc)
+
+    @classmethod
+    def from_json_content(cls, value):
+        tensor = tfds.features.Tensor.from_json_content(value)
+        return cls(shape=tensor.shape, dtype=tensor.np_dtype)
+
+
+@dataclasses.dataclass
+class GlacierInterpConfig(tfds.core.BuilderConfig):
+    """Whole scenes (``tile_size=None``) or a regular grid of normalised tiles."""
+
+    tile_size: int | None = None
+
+
+class GlacierInterp(core.EoBuilder):
+    """Global glacier interpretation: Landsat 5/7/8/9 and Sentinel-2 scenes, AW3D30 elevation, glacier masks.
+
+    ``scenes`` (default): one example per scene: ``id`` (``"<sensor>_scene_<NN>"``),
+    ``sensor`` ClassLabel (l5 l7 l8 l9 s2), ``image`` uint16 (H, W, 6) raw surface
+    reflectance numbers (blue, green, red, NIR, SWIR1, SWIR2; band names per sensor in
+    ``info.metadata["bands"]``), ``dem`` int16 (H, W, 1) metres, ``mask`` uint8 (H, W)
+    (1 glacier, 0 not), ``norm_min`` / ``norm_max`` float32 (7,) the scene's
+    normalisation bounds (``info.metadata["normalization"]``), all bit-exact.
+
+    ``tiles512``: 512 x 512 tiles on a grid from (0, 0), every scene pixel in exactly one
+    tile: ``id`` (``"<scene>/r<row>_c<col>"``), ``sensor``, ``row``, ``col`` int32 (the
+    tile's top-left pixel), ``image`` float32 (512, 512, 7) normalised (0 outside the
+    scene), ``mask`` uint8 (512, 512), 255 outside the scene.
+
+    Splits: ``train`` (scenes 01..10 of each sensor), ``validation`` (11..13).
+    """
+
+    name = "glacier_interp"
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First release: scenes (bit-exact bands, elevation, mask, per-scene "
+                 "normalisation bounds) and tiles512 (normalised 512 x 512 tiles, 255 "
+                 "outside the scene); per-band statistics of train.",
+    }
+    BUILDER_CONFIGS = [
+        GlacierInterpConfig(name="scenes", tile_size=None,
+                            description="One example per scene: raw uint16 bands, int16 "
+                                        "elevation, uint8 mask and the scene's "
+                                        "normalisation bounds."),
+        GlacierInterpConfig(name="tiles512", tile_size=src.TILE_SIZE,
+                            description="512 x 512 tiles covering each scene exactly once: "
+                                        "7 normalised channels (float32), mask with 255 "
+                                        "outside the scene."),
+    ]
+    DEFAULT_CONFIG_NAME = "scenes"
+    MANUAL_DOWNLOAD_INSTRUCTIONS = """\
+Download the global glacier interpretation dataset (65 GeoTIFF scenes: Landsat 5, 7, 8,
+9 and Sentinel-2 surface reflectance, AW3D30 elevation, glacier truth masks) from its
+publisher and lay it out under manual_dir as:
+
+  manual_dir/scene/<id>.tif       6 bands, uint16 (raw surface-reflectance numbers)
+  manual_dir/dem/<id>_dem.tif     1 band, int16, AW3D30 elevation on the scene's grid
+  manual_dir/truth/<id>.tif       1 band, uint8, 1 glacier / 0 not, on the scene's grid
+
+with <id> = <sensor>_scene_<NN>, sensor one of l5 l7 l8 l9 s2 and NN 01..13 (.tiff is
+accepted too). Scenes 11..13 of each sensor make the validation split, 01..10 train.
+`eo-tfds synth glacier_interp --output DIR` writes small files in this layout.
+"""
+
+    @property
+    def _tiled(self) -> bool:
+        return self.builder_config.tile_size is not None
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        sensor = tfds.features.ClassLabel(names=list(src.SENSORS))
+        if self._tiled:
+            t = self.builder_config.tile_size
+            features = {
+                "id": tfds.features.Text(),
+                "sensor": sensor,
+                "row": tfds.features.Scalar(dtype=np.int32),
+                "col": tfds.features.Scalar(dtype=np.int32),
+                "image": tfds.features.Tensor(shape=(t, t, src.NUM_CHANNELS), dtype=np.float32,
+                                              encoding="bytes"),
+                "mask": tfds.features.Tensor(shape=(t, t), dtype=np.uint8, encoding="bytes"),
+            }
+        else:
+            features = {
+                "id": tfds.features.Text(),
+                "sensor": sensor,
+                "image": SceneTensor(shape=(None, None, src.NUM_BANDS), dtype=np.uint16),
+                "dem": SceneTensor(shape=(None, None, 1), dtype=np.int16),
+                "mask": SceneTensor(shape=(None, None), dtype=np.uint8),
+                "norm_min": tfds.features.Tensor(shape=(src.NUM_CHANNELS,), dtype=np.float32),
+                "norm_max": tfds.features.Tensor(shape=(src.NUM_CHANNELS,), dtype=np.float32),
+            }
+        metadata = {
+            "sensors": list(src.SENSORS),
+            "bands": {s: list(b) for s, b in src.BAND_NAMES.items()},
+            "channels": list(src.CHANNEL_NAMES),
+            "channel_names": {s: list(b) + ["elevation"] for s, b in src.BAND_NAMES.items()},
+            "units": {
+                "image": "raw surface-reflectance numbers as in the files (Landsat "
+                         "Collection 2 SR: reflectance = DN * 2.75e-5 - 0.2; Sentinel-2 "
+                         "L2A: reflectance = DN / 1e4, minus the 1000 BOA offset on "
+                         "processing baseline >= 04.00)",
+                "dem": "metres (AW3D30)",
+            },
+            "class_names": list(src.CLASS_NAMES),
+            "ignore_label": src.IGNORE_LABEL,
+            "normalization": {
+                "definition": NORMALIZATION,
+                "tail_fraction": src.TAIL_FRACTION,
+                "channels": list(src.CHANNEL_NAMES),
+            },
+            "validation_scene_numbers": list(src.VALIDATION_SCENE_NUMBERS),
+            "band_stats_note": ("over every scene pixel of the train split; raw values (bands "
+                                "then elevation) for scenes, normalised values inside the "
+                                "scene for tiles512; std is the population std"),
+        }
+        if self._tiled:
+            metadata["tile_size"] = self.builder_config.tile_size
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict(features),
+            supervised_keys=("image", "mask"),
+            metadata=tfds.core.MetadataDict(metadata),
+        )
+
+    def _shard_iterators_per_split(self, dl_manager):
+        root = core.manual_dir(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
+        scenes = src.find_scenes(root)  # checks every scene's three files (headers only)
+        plan, self._counts = {}, {}
+        tile = self.builder_config.tile_size
+        for split in src.SPLITS:
+            ids = [s for s, sp in scenes if sp == split]
+            if not ids:
+                numbers = ("11..13" if split == "validation" else "01..10")
+                raise SourceDataError(
+                    os.path.join(os.fspath(root), "scene"), f"no scene of the {split} split "
+                    f"(<sensor>_scene_<NN>, NN {numbers})", "put the publisher's scenes there")
+            sizes = [src.check_scene(root, s) for s in ids]
+            if tile:
+                counts = [math.ceil(h / tile) * math.ceil(w / tile) for h, w in sizes]
+                nbytes = sum(counts) * tile * tile * (4 * src.NUM_CHANNELS + 1)
+            else:
+                counts = [1] * len(ids)
+                nbytes = sum(h * w * (2 * src.NUM_BANDS + 2 + 1) for h, w in sizes)
+            self._counts[split] = sum(counts)
+            shards = core.choose_num_shards(nbytes, len(ids))
+            plan[split] = [core.shard_fn(_examples, os.fspath(root), tuple(ids[a:b]), bool(tile))
+                           for a, b in core.split_range(len(ids), shards)]
+        return plan
+
+    def _expected_examples(self, split):
+        return getattr(self, "_counts", {}).get(split)
+
+    def _band_stats_bands(self):
+        return list(src.CHANNEL_NAMES)
+
+    def _band_stats_values(self, example):
+        if self._tiled:
+            return example["image"], example["mask"] != src.IGNORE_LABEL
+        return _Channels(example["image"], example["dem"]), None
+
+
+class _Channels:
+    """The 6 bands then elevation as one (H, W, 7) integer array, without copying them."""
+
+    def __init__(self, image: np.ndarray, dem: np.ndarray):
+        self.image, self.dem = image, dem
+        self.shape = image.shape[:-1] + (image.shape[-1] + 1,)
+        self.dtype = np.dtype(np.int32)
+
+    def __getitem__(self, index):
+        if not (isinstance(index, tuple) and len(index) == 2 and index[0] is Ellipsis):
+            raise IndexError("only [..., band] is supported")
+        b = index[1]
+        return self.image[..., b] if b < self.image.shape[-1] else self.dem[..., 0]
+
+
+def _examples(root: str, scene_ids: tuple[str, ...], tiles: bool):
+    """The ``(key, example)`` pairs of some scenes, in order (scenes or tiles512)."""
+    for scene_id in scene_ids:
+        if tiles:
+            yield from src.iter_tile_examples(root, scene_id)
+        else:
+            yield from src.iter_scene_examples(root, scene_id)
