@@ -107,12 +107,40 @@ def _glacier(data_dir):
     return train, val
 
 
+def _cpazmal(data_dir):
+    from tfds_builders import pipelines
+
+    train_groups, test_groups = pipelines.cpazmal_group_split(data_dir, "scenario1", seed=0)
+    train = pipelines.cpazmal("train", data_dir=data_dir, batch_size=4, groups=train_groups,
+                              with_mask=False, seed=0)
+    test = pipelines.cpazmal("train", data_dir=data_dir, batch_size=4, groups=test_groups,
+                             with_mask=False, shuffle=False)
+    return train, test
+
+
+def _series_classifier(ds):
+    """(B, ws, ws, T, 2) -> class: a (3, 3, 1) Conv3D, then the mean over space and time."""
+    import keras
+
+    x = ds.element_spec[0]
+    inputs = keras.Input(shape=x.shape[1:])
+    h = keras.layers.Conv3D(8, (3, 3, 1), activation="relu")(inputs)
+    h = keras.layers.GlobalAveragePooling3D()(h)
+    out = keras.layers.Dense(8)(h)
+    model = keras.Model(inputs, out)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["sparse_categorical_accuracy"])
+    return model
+
+
 RECIPES: dict[str, Recipe] = {
     "cloudsen12_hq": Recipe("cloudsen12_hq/l1c", _cloudsen12, _segmentation_model(4),
                             "cloud segmentation, 13 bands"),
     "s2_cloud_timeseries": Recipe("s2_cloud_timeseries", _s2_cloud, _sequence_model,
                                   "per-date cloud class, series"),
     "gedi_agbd": Recipe("gedi_agbd", _gedi, _regression_model, "biomass regression"),
+    "cpazmal": Recipe("cpazmal/scenario1", _cpazmal, _series_classifier,
+                      "land-cover class, SAR series (group-wise split)"),
     "glacier_interp": Recipe("glacier_interp/scenes", _glacier, _segmentation_model(1, binary=True),
                              "glacier segmentation"),
 }

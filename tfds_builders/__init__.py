@@ -9,6 +9,7 @@ The tf.data pipelines that feed Keras live in :mod:`tfds_builders.pipelines`.
 """
 
 from tfds_builders.cloudsen12_hq import Cloudsen12Hq
+from tfds_builders.cpazmal import Cpazmal
 from tfds_builders.gedi_agbd import GediAgbd
 from tfds_builders.glacier_interp import GlacierInterp
 from tfds_builders.s2_cloud_timeseries import S2CloudTimeseries
@@ -19,6 +20,7 @@ BUILDERS = {
     "s2_cloud_timeseries": S2CloudTimeseries,
     "gedi_agbd": GediAgbd,
     "glacier_interp": GlacierInterp,
+    "cpazmal": Cpazmal,
 }
 
-__all__ = ["BUILDERS", "Cloudsen12Hq", "GediAgbd", "GlacierInterp", "S2CloudTimeseries"]
+__all__ = ["BUILDERS", "Cloudsen12Hq", "Cpazmal", "GediAgbd", "GlacierInterp", "S2CloudTimeseries"]

@@ -1,0 +1,184 @@
+"""``pipelines.cpazmal``: the four CPAZMAL scenarios as Keras-ready batches.
+
+Also :func:`cpazmal_group_split`, a deterministic group-wise train/test split: windows of
+one group overlap in space and time, so a split by example would leak.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from parsers import cpazmal as src
+from tfds_builders.pipelines import ops
+
+NODATA = src.NODATA_VALUE
+
+
+def _builder(config, data_dir):
+    """The prepared builder of ``config`` (a name like ``"scenario1"`` or a CpazmalConfig)."""
+    if isinstance(config, str):
+        return ops.load_builder(f"cpazmal/{config}", data_dir)
+    import tensorflow_datasets as tfds
+
+    import tfds_builders.cpazmal  # noqa: F401  (registers the builder)
+
+    builder = tfds.builder("cpazmal", config=config, data_dir=data_dir)
+    if not builder.is_prepared():
+        raise FileNotFoundError(f"cpazmal/{config.name} is not prepared in {builder.data_dir}")
+    return builder
+
+
+def cpazmal_group_split(data_dir=None, config="scenario1", test_fraction: float = 0.25,
+                        seed: int = 0) -> tuple[list[str], list[str]]:
+    """``(train_groups, test_groups)``: the groups of a prepared config cut in two.
+
+    The groups are those of ``info.metadata["groups"]`` (the learning groups of the
+    file), sorted, permuted with ``numpy.random.default_rng(seed)``; the first
+    ``round(test_fraction * n)`` (at least 1 and at most n - 1 when n >= 2) are the test
+    groups. Deterministic for a seed; no group is in both. Pass the lists as
+    ``groups=`` to :func:`cpazmal`.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must lie in (0, 1), not {test_fraction!r}")
+    builder = _builder(config, data_dir)
+    groups = sorted(builder.info.metadata["groups"])
+    n = len(groups)
+    n_test = min(max(1, round(test_fraction * n)), n - 1) if n >= 2 else 0
+    order = np.random.default_rng(seed).permutation(n)
+    test = sorted(groups[i] for i in order[:n_test])
+    train = sorted(groups[i] for i in order[n_test:])
+    return train, test
+
+
+def _clean(x: tf.Tensor, mean=None, std=None) -> tf.Tensor:
+    """Normalised (if stats are given) with NaN, +-inf and -999 set to 0."""
+    bad = tf.logical_or(tf.logical_not(tf.math.is_finite(x)), tf.equal(x, NODATA))
+    if mean is not None:
+        x = ops.normalize(x, mean, std)
+    return tf.where(bad, tf.zeros_like(x), x)
+
+
+def cpazmal(split: str = "train", *, config="scenario1", data_dir=None, batch_size: int = 16,
+            groups=None, shuffle: bool | None = None, seed: int | None = None,
+            normalize=True, with_mask: bool = True, shuffle_buffer: int = 256,
+            drop_remainder: bool = False) -> tf.data.Dataset:
+    """A batched, prefetched dataset of one CPAZMAL scenario that ``model.fit`` takes as it is.
+
+    Args:
+        split: ``"train"`` (scenarios 1-3) or ``"source"``/``"target"`` (scenario 4); TFDS
+            slicing works too.
+        config: ``"scenario1"`` .. ``"scenario4"`` or a prepared ``CpazmalConfig`` variant.
+        data_dir: where the dataset was prepared.
+        groups: keep only examples whose ``group`` is in this collection (see
+            :func:`cpazmal_group_split`); ``None`` keeps all.
+        shuffle: default True for ``train`` and ``source``.
+        seed: makes shuffling reproducible.
+        normalize: ``True``: ``(v - mean) / std`` per band with ``info.metadata["band_stats"]``
+            (scenario 3: source with the source band's, target with the target band's;
+            scenario 4: both splits with the ``source`` split's); ``False``: the stored
+            values; or ``{"mean": [...], "std": [...]}`` for the bands of x.
+        with_mask: scenarios 1 and 2: x as a dict with the time masks (below); False: x
+            is the image tensor alone (padded steps are all 0 there, but so can be a
+            step with no data).
+
+    Yields (B = batch, ws = window size); every no-data value (NaN, -999) is 0:
+
+    - scenario1: ``(x, y)``: x ``{"image": (B, ws, ws, T, 2) float32, "time_mask": (B, T)
+      float32}``, T the batch's longest series, padded steps 0 in the image and in
+      ``time_mask`` (1 on real steps); y int32 ``(B,)`` class index of
+      ``info.metadata["class_names"]``.
+    - scenario2: ``(x, y)``: x ``{"image": image_train (B, ws, ws, T1), "time_mask": (B, T1),
+      "predict_mask": (B, T2)}``, y ``image_predict`` (B, ws, ws, T2) float32, both padded
+      per batch along T (``predict_mask`` says which steps of y are real).
+    - scenario3: ``(source[..., None], target[..., None])``, both (B, ws, ws, 1) float32.
+    - scenario4: ``(image (B, ws, ws, 2) float32, label int32 (B,))``.
+    """
+    builder = _builder(config, data_dir)
+    cfg = builder.builder_config
+    scenario = cfg.scenario
+    base_split = split.split("[")[0]
+    if base_split not in src.SCENARIO_SPLITS[scenario]:
+        raise ValueError(f"{scenario} has splits {src.SCENARIO_SPLITS[scenario]}, not {split!r}")
+    if shuffle is None:
+        shuffle = base_split in ("train", "source")
+    stats = None
+    if normalize:
+        stats = ops.band_stats(builder, normalize)
+    ws = int(cfg.window_size)
+
+    ds = ops.read_examples(builder, split, shuffle_files=shuffle, seed=seed)
+    if groups is not None:
+        names = sorted({g.decode() if isinstance(g, bytes) else str(g) for g in groups})
+        wanted = tf.constant(names or [""], tf.string)
+        ds = ds.filter(lambda ex: tf.logical_and(
+            bool(names), tf.reduce_any(tf.equal(ex["group"], wanted))))
+    if shuffle:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+
+    def band(k):
+        return (None, None) if stats is None else ([stats[0][k]], [stats[1][k]])
+
+    if scenario == "scenario1":
+        mean, std = (None, None) if stats is None else stats
+
+        def prep(ex):
+            image = _clean(ex["image"], mean, std)
+            steps = tf.shape(image)[2]
+            return {"image": image, "time_mask": tf.ones([steps], tf.float32),
+                    "label": tf.cast(ex["label"], tf.int32)}
+
+        shapes = {"image": [ws, ws, None, 2], "time_mask": [None], "label": []}
+
+        def keras(b):
+            x = {"image": b["image"], "time_mask": b["time_mask"]} if with_mask else b["image"]
+            return x, b["label"]
+    elif scenario == "scenario2":
+        mean, std = band(0)
+
+        def prep(ex):
+            image = _clean(ex["image_train"], mean, std)
+            target = _clean(ex["image_predict"], mean, std)
+            return {"image": image, "time_mask": tf.ones([tf.shape(image)[2]], tf.float32),
+                    "target": target, "predict_mask": tf.ones([tf.shape(target)[2]], tf.float32)}
+
+        shapes = {"image": [ws, ws, None], "time_mask": [None], "target": [ws, ws, None],
+                  "predict_mask": [None]}
+
+        def keras(b):
+            x = ({"image": b["image"], "time_mask": b["time_mask"], "predict_mask": b["predict_mask"]}
+                 if with_mask else b["image"])
+            return x, b["target"]
+    elif scenario == "scenario3":
+        (ms, ss), (mt, st) = band(0), band(1)
+
+        def prep(ex):
+            return {"source": _clean(ex["source"], ms, ss)[..., None],
+                    "target": _clean(ex["target"], mt, st)[..., None]}
+
+        shapes = None
+
+        def keras(b):
+            return b["source"], b["target"]
+    elif scenario == "scenario4":
+        mean, std = (None, None) if stats is None else stats
+
+        def prep(ex):
+            return {"image": _clean(ex["image"], mean, std), "label": tf.cast(ex["label"], tf.int32)}
+
+        shapes = None
+
+        def keras(b):
+            return b["image"], b["label"]
+    else:  # pragma: no cover
+        raise ValueError(f"unknown scenario {scenario!r}")
+
+    ds = ds.map(prep, num_parallel_calls=ops.AUTOTUNE, deterministic=True)
+    if shapes is None:
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=ops.AUTOTUNE)
+    else:  # padded per batch along T, with zeros; the *_mask features say which steps are real
+        ds = ds.padded_batch(batch_size, padded_shapes=shapes, drop_remainder=drop_remainder)
+    return ds.map(keras, num_parallel_calls=ops.AUTOTUNE).prefetch(ops.AUTOTUNE)
+
+
+__all__ = ["cpazmal", "cpazmal_group_split"]
