@@ -155,7 +155,7 @@ def preview(builder, png: str, split: str | None = None) -> Path:
     out = Path(png)
     out.parent.mkdir(parents=True, exist_ok=True)
     if module is not None and hasattr(module, "preview_png"):
-        module.preview_png(example, out, builder.info)
+        module.preview_png(example, out)  # the dataset's own: knows its bands and classes
     else:
         generic_preview(example, out, builder.info)
     return out

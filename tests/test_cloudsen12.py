@@ -309,3 +309,28 @@ def test_keras_fits_on_the_pipeline(data_dir):
     assert all(np.isfinite(history.history["loss"]))
     val = pipelines.cloudsen12_hq("validation", data_dir=str(data_dir), crop_size=64, mode="grid", batch_size=8)
     assert np.isfinite(model.evaluate(val, verbose=0))
+
+
+def test_crops_from_record_bytes_and_fallback(data_dir, samples):
+    """The pipeline crops straight from the record bytes of eo-tfds shards, and knows a
+    record written by another serializer (TFDS's own) is not laid out that way."""
+    import tensorflow as tf
+    from tensorflow_datasets.core import example_serializer
+
+    from tfds_builders.pipelines import ops
+
+    builder = tfds.builder("cloudsen12_hq/l1c", data_dir=str(data_dir))
+    layout = ops.raw_layout(builder)
+    assert layout is not None and list(layout)[:2] == ["image", "label"]
+    record = next(iter(ops.read_records(builder, "test")))
+    assert bool(ops.layout_matches(record, layout))
+    want = tfds.as_numpy(ops.record_decoder(builder)(record))
+    image = ops.crop_raw(record, layout["image"], 37, 101, 64).numpy()
+    label = ops.crop_raw(record, layout["label"], 37, 101, 64).numpy()
+    np.testing.assert_array_equal(image, want["image"][37:101, 101:165])
+    np.testing.assert_array_equal(label, want["label"][37:101, 101:165])
+
+    features = builder.info.features
+    serializer = example_serializer.ExampleSerializer(features.get_serialized_info())
+    other = serializer.serialize_example(features.encode_example(want))
+    assert not bool(ops.layout_matches(tf.constant(other), layout))

@@ -130,9 +130,16 @@ class ExampleEncoder:
         missing = set(self.features.keys()) - set(example.keys())
         if missing:
             raise ValueError(f"example lacks features {sorted(missing)}")
-        small = {k: self._small_features[k].encode_example(example[k]) for k in self._small_features}
         parts: list = []
         size = 0
+        # raw entries first, in feature order: their bytes then sit at a fixed offset,
+        # which lets a pipeline crop straight from the record (see raw_layout)
+        for key in self.raw:
+            header, data = self._raw_entry(key, example[key])
+            parts.append(header)
+            parts.append(data)
+            size += len(header) + data.nbytes
+        small = {k: self._small_features[k].encode_example(example[k]) for k in self._small_features}
         if small:
             ser = self._serializer.serialize_example(small)
             # strip the outer Example.features tag and length: keep the map entries
@@ -142,12 +149,36 @@ class ExampleEncoder:
             entries = memoryview(ser)[pos + 1:]
             parts.append(entries)
             size += entries.nbytes
-        for key in self.raw:
-            header, data = self._raw_entry(key, example[key])
-            parts.append(header)
-            parts.append(data)
-            size += len(header) + data.nbytes
         return b"".join([_len_prefixed(1, size)] + parts)
+
+    def raw_layout(self) -> dict[str, tuple[bytes, int]] | None:
+        """Where the raw tensors of fixed shape sit in records this encoder writes.
+
+        ``{name: (header, data_offset)}`` for the leading raw entries, assuming the
+        small entries add under 2 KiB; a reader checks ``header`` right before
+        ``data_offset`` and falls back to parsing when it does not match. None when
+        a leading raw tensor has an unknown dimension.
+        """
+        entries = []
+        total = 0
+        for key, feature in self.raw.items():
+            if any(d is None for d in feature.shape):
+                break
+            zeros = np.zeros(feature.shape, feature.np_dtype)
+            header, data = self._raw_entry(key, zeros)
+            entries.append((key, header, data.nbytes))
+            total += len(header) + data.nbytes
+        if not entries:
+            return None
+        prefix = len(_len_prefixed(1, total + 1024))
+        if prefix != len(_len_prefixed(1, total)) or prefix != len(_len_prefixed(1, total + 2048)):
+            return None  # too close to a varint boundary to be sure
+        layout, offset = {}, prefix
+        for key, header, nbytes in entries:
+            offset += len(header)
+            layout[key] = (header, offset)
+            offset += nbytes
+        return layout
 
 
 # ------------------------------------------------------------------------ builder

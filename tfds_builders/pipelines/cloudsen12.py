@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_datasets as tfds
 
 from tfds_builders.pipelines import ops
 
@@ -57,9 +58,8 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
     stats = ops.band_stats(builder, normalize) if (normalize or augment) else None
     reflectance = np.dtype(builder.info.features["image"].np_dtype).kind == "i"
 
-    ds = ops.read_examples(builder, split, shuffle_files=shuffle, seed=seed)
-
     if mode == "grid":
+        ds = ops.read_examples(builder, split, shuffle_files=shuffle, seed=seed)
         tiles = ops.grid_tiles(box, crop_size, (height, width))
 
         def tile_all(ex):
@@ -75,13 +75,39 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
 
         ds = ds.map(tile_all, num_parallel_calls=ops.AUTOTUNE).unbatch()
     else:
-        def crop(ex, seed_pair):
+        layout = None
+        if builder.info.file_format == tfds.core.file_adapters.FileFormat.TFRECORD:
+            layout = ops.raw_layout(builder)
+        if layout and {"image", "label"} <= layout.keys():
+            # crop straight from the record bytes: only the crop's rows are decoded
+            ds = ops.read_records(builder, split, shuffle_files=shuffle, seed=seed)
+            decode = ops.record_decoder(builder)
+
+            def window(record, row, col):
+                def from_bytes():
+                    return (ops.crop_raw(record, layout["image"], row, col, crop_size),
+                            ops.crop_raw(record, layout["label"], row, col, crop_size))
+
+                def parsed():  # records written by another writer (e.g. TFDS with Beam)
+                    ex = decode(record)
+                    return (ex["image"][row:row + crop_size, col:col + crop_size],
+                            ex["label"][row:row + crop_size, col:col + crop_size])
+
+                return tf.cond(ops.layout_matches(record, layout), from_bytes, parsed)
+        else:
+            ds = ops.read_examples(builder, split, shuffle_files=shuffle, seed=seed)
+
+            def window(ex, row, col):
+                return (ex["image"][row:row + crop_size, col:col + crop_size],
+                        ex["label"][row:row + crop_size, col:col + crop_size])
+
+        def crop(element, seed_pair):
             if mode == "random":
                 row, col = ops.random_crop_origin(box, crop_size, ops.sub_seed(seed_pair, 0))
             else:
                 row, col = ops.center_crop_origin(box, crop_size)
-            image = ex["image"][row:row + crop_size, col:col + crop_size]
-            y, w = ops.label_weights(ex["label"][row:row + crop_size, col:col + crop_size])
+            image, label = window(element, row, col)
+            y, w = ops.label_weights(label)
             return {"x": image, "y": y, "sample_weight": w}, seed_pair
 
         ds = ops.with_seeds(ds, seed).map(crop, num_parallel_calls=ops.AUTOTUNE)

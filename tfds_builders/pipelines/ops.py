@@ -38,34 +38,78 @@ def load_builder(name: str, data_dir: str | os.PathLike | None = None) -> tfds.c
     return builder
 
 
+def read_records(builder: tfds.core.DatasetBuilder, split: str, *, shuffle_files: bool = False,
+                 seed: int | None = None, cycle_length: int | None = None) -> tf.data.Dataset:
+    """Serialized records of a prepared TFRecord split, read by parallel readers.
+
+    ``cycle_length`` readers (default: one per core) keep the single-threaded record
+    reader off the critical path.
+    """
+    files = [os.fspath(p) for p in builder.info.splits[split].filepaths]
+    cycle = cycle_length or max(2, len(os.sched_getaffinity(0)))
+    if len(files) == 1:  # one shard: still read ahead on another thread
+        return tf.data.TFRecordDataset(files, num_parallel_reads=1)
+    files_ds = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle_files:
+        files_ds = files_ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    return files_ds.interleave(
+        tf.data.TFRecordDataset, cycle_length=min(cycle, len(files)),
+        num_parallel_calls=AUTOTUNE, deterministic=seed is not None or not shuffle_files)
+
+
+def record_decoder(builder: tfds.core.DatasetBuilder):
+    """A graph function: serialized record -> decoded example dict (the builder's features)."""
+    features = builder.info.features
+    parser = example_parser.ExampleParser(features.get_serialized_info())
+    return lambda record: features.decode_example(parser.parse_example(record))
+
+
 def read_examples(builder: tfds.core.DatasetBuilder, split: str, *, shuffle_files: bool = False,
                   seed: int | None = None, cycle_length: int | None = None) -> tf.data.Dataset:
-    """Decoded example dicts of a prepared split, read in parallel.
+    """Decoded example dicts of a prepared split, read and parsed in parallel.
 
-    TFRecord shards are read by ``cycle_length`` parallel readers (default: one per
-    core) and parsed with the builder's own features in a parallel map. That keeps
-    the single-threaded record reader off the critical path; other file formats go
-    through ``builder.as_dataset``.
+    TFRecord shards go through :func:`read_records` and a parallel parse with the
+    builder's own features; other file formats through ``tfds.data_source``.
     """
-    info = builder.info
-    if info.file_format != tfds.core.file_adapters.FileFormat.TFRECORD:
+    if builder.info.file_format != tfds.core.file_adapters.FileFormat.TFRECORD:
         return _read_random_access(builder, split, shuffle_files, seed)
-    files = [os.fspath(p) for p in info.splits[split].filepaths]
-    files_ds = tf.data.Dataset.from_tensor_slices(files)
-    if shuffle_files and len(files) > 1:
-        files_ds = files_ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    cycle = cycle_length or max(2, len(os.sched_getaffinity(0)))
-    records = files_ds.interleave(
-        tf.data.TFRecordDataset, cycle_length=min(cycle, len(files)) if len(files) > 1 else 1,
-        num_parallel_calls=AUTOTUNE, deterministic=seed is not None or not shuffle_files)
-    if len(files) == 1:  # one shard: still read ahead on another thread
-        records = tf.data.TFRecordDataset(files, num_parallel_reads=1, buffer_size=8 << 20)
-    parser = example_parser.ExampleParser(info.features.get_serialized_info())
+    records = read_records(builder, split, shuffle_files=shuffle_files, seed=seed,
+                           cycle_length=cycle_length)
+    return records.map(record_decoder(builder), num_parallel_calls=AUTOTUNE, deterministic=True)
 
-    def decode(record):
-        return info.features.decode_example(parser.parse_example(record))
 
-    return records.map(decode, num_parallel_calls=AUTOTUNE, deterministic=True)
+def raw_layout(builder: tfds.core.DatasetBuilder) -> dict | None:
+    """``{name: (header, offset, shape, dtype)}`` of the raw tensors at fixed offsets
+    in the records eo-tfds writes (see ``core.ExampleEncoder.raw_layout``)."""
+    from tfds_builders.core import ExampleEncoder
+
+    layout = ExampleEncoder(builder.info.features).raw_layout()
+    if layout is None:
+        return None
+    features = builder.info.features
+    return {k: (h, o, tuple(features[k].shape), tf.as_dtype(features[k].np_dtype))
+            for k, (h, o) in layout.items()}
+
+
+def layout_matches(record: tf.Tensor, layout: dict) -> tf.Tensor:
+    """True when every raw tensor's header stands right before its offset in ``record``."""
+    ok = tf.constant(True)
+    for header, offset, _, _ in layout.values():
+        got = tf.strings.substr(record, offset - len(header), len(header))
+        ok = tf.logical_and(ok, tf.equal(got, header))
+    return ok
+
+
+def crop_raw(record: tf.Tensor, entry, row, col, crop_size: int) -> tf.Tensor:
+    """A ``crop_size`` square at (row, col) of a raw (H, W[, C]) tensor, read from the
+    record bytes: only the crop's rows are copied and decoded, never the whole image."""
+    _, offset, shape, dtype = entry
+    width = shape[1]
+    pixel = int(np.prod(shape[2:], dtype=np.int64)) * dtype.size
+    starts = offset + (row + tf.range(crop_size)) * (width * pixel) + col * pixel
+    rows = tf.strings.substr(record, starts, tf.fill([crop_size], crop_size * pixel))
+    values = tf.io.decode_raw(rows, dtype, little_endian=True)
+    return tf.reshape(values, (crop_size, crop_size) + tuple(shape[2:]))
 
 
 def _read_random_access(builder, split, shuffle, seed) -> tf.data.Dataset:
