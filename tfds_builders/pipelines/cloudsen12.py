@@ -58,6 +58,16 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
     stats = ops.band_stats(builder, normalize) if (normalize or augment) else None
     reflectance = np.dtype(builder.info.features["image"].np_dtype).kind == "i"
 
+    def augment_crop(image, y, w, seed_pair):
+        """Rotations/flips on image, label and weight together; gamma and noise on the image."""
+        x = tf.cast(image, tf.float32)
+        x, y, w = ops.random_rot_flip([x, y, w], ops.sub_seed(seed_pair, 1))
+        if reflectance:
+            x = ops.random_gamma(x, ops.sub_seed(seed_pair, 2), scale=float(meta["scale"]))
+        x = ops.gaussian_noise(x, ops.sub_seed(seed_pair, 3),
+                               noise_stddev * tf.constant(stats[1], tf.float32))
+        return x, y, w
+
     if mode == "grid":
         ds = ops.read_examples(builder, split, shuffle_files=shuffle, seed=seed)
         tiles = ops.grid_tiles(box, crop_size, (height, width))
@@ -71,7 +81,7 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
                 xs.append(ex["image"][row:row + crop_size, col:col + crop_size])
                 ys.append(y)
                 ws.append(w)
-            return {"x": tf.stack(xs), "y": tf.stack(ys), "sample_weight": tf.stack(ws)}
+            return tf.stack(xs), tf.stack(ys), tf.stack(ws)
 
         ds = ds.map(tile_all, num_parallel_calls=ops.AUTOTUNE).unbatch()
     else:
@@ -108,27 +118,20 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
                 row, col = ops.center_crop_origin(box, crop_size)
             image, label = window(element, row, col)
             y, w = ops.label_weights(label)
-            return {"x": image, "y": y, "sample_weight": w}, seed_pair
+            if augment:
+                image, y, w = augment_crop(image, y, w, seed_pair)
+            return image, y, w
 
         ds = ops.with_seeds(ds, seed).map(crop, num_parallel_calls=ops.AUTOTUNE)
         if shuffle:  # crops are small: shuffle them, not the 512 x 512 patches
             ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(lambda e, s: e, num_parallel_calls=ops.AUTOTUNE)
 
-    def finish_example(ex, seed_pair):
-        x = tf.cast(ex["x"], tf.float32)
-        y, w = ex["y"], ex["sample_weight"]
-        if augment:
-            x, y, w = ops.random_rot_flip([x, y, w], ops.sub_seed(seed_pair, 1))
-            if reflectance:
-                x = ops.random_gamma(x, ops.sub_seed(seed_pair, 2), scale=float(meta["scale"]))
-            x = ops.gaussian_noise(x, ops.sub_seed(seed_pair, 3),
-                                   noise_stddev * tf.constant(stats[1], tf.float32))
+    # cast and normalise whole batches: one vectorised op instead of one per crop
+    def finish_batch(x, y, w):
+        x = tf.cast(x, tf.float32)
         if normalize:
             x = ops.normalize(x, *stats)
-        x = tf.ensure_shape(x, (crop_size, crop_size, nbands))
-        return x, y, w
+        return tf.ensure_shape(x, (None, crop_size, crop_size, nbands)), y, w
 
-    ds = ops.with_seeds(ds, None if seed is None else seed + 1).map(
-        finish_example, num_parallel_calls=ops.AUTOTUNE, deterministic=True)
-    return ops.finish(ds, batch_size, drop_remainder=drop_remainder)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=ops.AUTOTUNE)
+    return ds.map(finish_batch, num_parallel_calls=ops.AUTOTUNE).prefetch(ops.AUTOTUNE)
