@@ -244,10 +244,11 @@ def gaussian_noise(image: tf.Tensor, seed: tf.Tensor, stddev) -> tf.Tensor:
 
 def normalize(image: tf.Tensor, mean: Sequence[float], std: Sequence[float]) -> tf.Tensor:
     """``(image - mean) / std`` per band (last axis); a zero std counts as 1."""
-    mean = tf.constant(np.asarray(mean, np.float32))
-    std = np.asarray(std, np.float32)
-    std = tf.constant(np.where(std > 0, std, 1.0).astype(np.float32))
-    return (image - mean) / std
+    mean = np.asarray(mean, np.float64)
+    std = np.asarray(std, np.float64)
+    inv = 1.0 / np.where(std > 0, std, 1.0)
+    # one multiply-add instead of a subtract and a divide: half the passes over the batch
+    return image * tf.constant(inv.astype(np.float32)) + tf.constant((-mean * inv).astype(np.float32))
 
 
 def band_stats(builder: tfds.core.DatasetBuilder, override=None) -> tuple[list[float], list[float]]:
