@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-MODULES = ["benchmarks.bench_cloudsen12", "benchmarks.bench_windows"]
+MODULES = ["benchmarks.bench_cloudsen12", "benchmarks.bench_s2_cloud", "benchmarks.bench_windows"]
 
 
 def main() -> int:
