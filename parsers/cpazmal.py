@@ -1039,26 +1039,34 @@ def _scenario1(f, group, cls, p, split):
         }
 
 
+def _matching_windows(positions, image, mask, p):
+    """``(i, y, x, window, window_mask)`` of the windows at ``positions`` in a second
+    image, kept as the publisher keeps them: when they fit and pass the mask percentage
+    (no valid-pixel check)."""
+    ws = p.window_size
+    for i, (y, x) in enumerate(positions):
+        if y + ws > image.shape[0] or x + ws > image.shape[1]:
+            continue
+        win_mask = mask[y:y + ws, x:x + ws]
+        if _bad_percentage(win_mask, p.max_mask_value, ws) > p.max_mask_percentage:
+            continue
+        yield (i, y, x, np.ascontiguousarray(image[y:y + ws, x:x + ws], np.float32),
+               np.ascontiguousarray(win_mask, np.int8))
+
+
 def _scenario2(f, group, cls, p, split):
     pol = _pols(p.polarisation)[0][0]
     train = _load(f, group, p, pol, p.train_start, p.train_end)
     predict = _load(f, group, p, pol, p.predict_start, p.predict_end)
     windows, masks, positions = _extract(f, p, train["images"], train["masks"])
-    ws = p.window_size
-    img_p, mask_p = predict["images"], predict["masks"]
     ts_train = _str_array(train["timestamps"])
     ts_predict = _str_array(predict["timestamps"])
-    for i, (y, x) in enumerate(positions):
-        if y + ws > img_p.shape[0] or x + ws > img_p.shape[1]:
-            continue
-        win_mask = mask_p[y:y + ws, x:x + ws]
-        if _bad_percentage(win_mask, p.max_mask_value, ws) > p.max_mask_percentage:
-            continue
+    for i, y, x, window, win_mask in _matching_windows(positions, predict["images"], predict["masks"], p):
         yield f"{group}/{p.orbit}/{pol}/{_pos_key(y, x)}", {
             "image_train": windows[i],
-            "image_predict": np.ascontiguousarray(img_p[y:y + ws, x:x + ws], np.float32),
+            "image_predict": window,
             "mask_train": masks[i],
-            "mask_predict": np.ascontiguousarray(win_mask, np.int8),
+            "mask_predict": win_mask,
             "timestamps_train": ts_train.copy(), "timestamps_predict": ts_predict.copy(),
             "label": cls, "group": group, "position": positions[i],
         }
@@ -1071,19 +1079,13 @@ def _scenario3(f, group, cls, p, split):
     img_s, mask_s = src["images"][:, :, 0], src["masks"][:, :, 0]
     img_t, mask_t = tgt["images"][:, :, 0], tgt["masks"][:, :, 0]
     windows, masks, positions = _extract(f, p, img_s, mask_s)
-    ws = p.window_size
     date = src["timestamps"][0]
-    for i, (y, x) in enumerate(positions):
-        if y + ws > img_t.shape[0] or x + ws > img_t.shape[1]:
-            continue
-        win_mask = mask_t[y:y + ws, x:x + ws]
-        if _bad_percentage(win_mask, p.max_mask_value, ws) > p.max_mask_percentage:
-            continue
+    for i, y, x, window, win_mask in _matching_windows(positions, img_t, mask_t, p):
         yield f"{group}/{p.orbit}/{date}/{_pos_key(y, x)}", {
             "source": windows[i],
-            "target": np.ascontiguousarray(img_t[y:y + ws, x:x + ws], np.float32),
+            "target": window,
             "mask_source": masks[i],
-            "mask_target": np.ascontiguousarray(win_mask, np.int8),
+            "mask_target": win_mask,
             "label": cls, "group": group, "position": positions[i],
             "satellite": src["satellites"][0],
         }

@@ -13,8 +13,7 @@ from parsers import cpazmal as src
 from tfds_builders import core
 
 
-@dataclasses.dataclass
-class CpazmalConfig(tfds.core.BuilderConfig):
+class _CpazmalConfigBase(tfds.core.BuilderConfig):
     """One scenario with all its parameters, named as the publisher's arguments.
 
     Field defaults are those of ``scenario1``; start from one of :data:`CONFIGS`
@@ -23,31 +22,12 @@ class CpazmalConfig(tfds.core.BuilderConfig):
     The meaning of each field is that of :class:`parsers.cpazmal.ScenarioParams`.
     """
 
-    scenario: str = "scenario1"
-    window_size: int = 32
-    stride: int | None = None
-    orbit: str = "ASC"
-    polarisation: str | tuple = ("HH", "HV")
-    start_date: str | None = "20200101"
-    end_date: str | None = "20201231"
-    train_start: str | None = None
-    train_end: str | None = None
-    predict_start: str | None = None
-    predict_end: str | None = None
-    target_date: str | None = None
-    source_date: str | None = None
-    scale_type: str = "amplitude"
-    max_mask_value: int = 1
-    max_mask_percentage: float = 10.0
-    min_valid_percentage: float = 50.0
-    skip_optim_offset: bool = True
-
     @classmethod
     def for_scenario(cls, scenario: str, name: str | None = None, description: str | None = None,
                      **overrides) -> "CpazmalConfig":
         """A config with the publisher's defaults of ``scenario`` and ``overrides`` applied."""
         params = src.ScenarioParams.for_scenario(scenario, **overrides).as_kwargs()
-        return cls(name=name or scenario, description=description, **params)
+        return cls(name=name or scenario, description=description, **params)  # pylint: disable=unexpected-keyword-arg
 
     @property
     def params(self) -> dict:
@@ -58,6 +38,16 @@ class CpazmalConfig(tfds.core.BuilderConfig):
     def pols(self) -> tuple[str, ...]:
         pol = self.polarisation
         return (pol,) if isinstance(pol, str) else tuple(pol)
+
+
+# The 18 parameter fields come from the parser's ScenarioParams: one list, one set of
+# defaults (scenario1's), so builder and numpy API cannot drift apart.
+CpazmalConfig = dataclasses.make_dataclass(
+    "CpazmalConfig",
+    [(f.name, f.type, dataclasses.field(default=f.default)) for f in dataclasses.fields(src.ScenarioParams)],
+    bases=(_CpazmalConfigBase,),
+    namespace={"__module__": __name__, "__doc__": _CpazmalConfigBase.__doc__},
+)
 
 
 _DESCRIPTIONS = {
