@@ -109,20 +109,20 @@ def build(spec: str, manual_dir: str, data_dir: str, file_format: str = "tfrecor
                               "pass the folder holding the dataset's source files")
     builder = _builder(spec, data_dir, file_format=file_format)
     _remove_stale_incomplete(builder)
-    mode = (tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS if overwrite
-            else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS)
-    config = tfds.download.DownloadConfig(manual_dir=manual_dir, download_mode=mode)
-    if beam_options is not None:
-        import apache_beam as beam
-
-        config = tfds.download.DownloadConfig(
-            manual_dir=manual_dir, download_mode=mode,
-            beam_options=beam.options.pipeline_options.PipelineOptions(flags=beam_options))
     if overwrite and builder.is_prepared():
+        # TFDS's own overwrite mode fails on a builder that loaded the old dataset_info:
+        # remove the prepared version and start from a fresh builder
         import shutil
 
         shutil.rmtree(builder.data_dir)
         builder = _builder(spec, data_dir, file_format=file_format)
+    options = {}
+    if beam_options is not None:
+        import apache_beam as beam
+
+        options["beam_options"] = beam.options.pipeline_options.PipelineOptions(flags=beam_options)
+    config = tfds.download.DownloadConfig(
+        manual_dir=manual_dir, download_mode=tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS, **options)
     builder.download_and_prepare(download_config=config, file_format=file_format)
     return builder
 

@@ -137,6 +137,20 @@ def test_stale_incomplete_folder_is_cleared(synth, tmp_path):
     assert not stale.exists()
 
 
+def test_overwrite_rebuilds_a_prepared_dataset(synth, tmp_path):
+    data = tmp_path / "data"
+    assert run("build", "cloudsen12_hq/s1", "--manual-dir", synth, "--data-dir", data).returncode == 0
+    shard = next((data / "cloudsen12_hq" / "s1" / "1.0.0").glob("*-train.tfrecord-*"))
+    shard.write_bytes(b"stale")
+    r = run("build", "cloudsen12_hq/s1", "--manual-dir", synth, "--data-dir", data)
+    assert r.returncode == 0 and shard.read_bytes() == b"stale"  # prepared: reused as is
+    r = run("build", "cloudsen12_hq/s1", "--manual-dir", synth, "--data-dir", data, "--overwrite")
+    assert r.returncode == 0, r.stderr
+    assert shard.stat().st_size > 1000
+    r = run("verify", "cloudsen12_hq/s1", "--data-dir", data, "--manual-dir", synth)
+    assert r.returncode == 0, r.stderr
+
+
 def test_console_script_is_installed():
     exe = Path(sys.executable).with_name("eo-tfds")
     if not exe.exists():

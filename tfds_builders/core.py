@@ -240,6 +240,8 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
                         disable=os.environ.get("EO_TFDS_PROGRESS", "1") == "0")
         lock = threading.Lock()
 
+        counts = [0] * num_shards
+
         def records(index: int) -> Iterator[tuple[str, bytes]]:
             acc = shard_stats[index]
             for key, example in shard_fns[index]():
@@ -248,20 +250,13 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
                 if acc is not None:
                     acc.update(*self._band_stats_values(example))
                 yield key, encoder.encode(example)
+                counts[index] += 1
                 with lock:
                     progress.update(1)
 
         def write(index: int) -> tuple[int, int]:
-            count = 0
-
-            def counted():
-                nonlocal count
-                for item in records(index):
-                    count += 1
-                    yield item
-
-            adapter.write_examples(paths[index], counted())
-            return count, os.path.getsize(paths[index])
+            adapter.write_examples(paths[index], records(index))
+            return counts[index], os.path.getsize(paths[index])
 
         results: list = [None] * num_shards
         with concurrent.futures.ThreadPoolExecutor(max_workers=num_workers()) as pool:
