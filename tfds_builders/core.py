@@ -5,7 +5,9 @@
   same shards. Without Beam, shards are written by a pool of threads with
   :class:`ExampleEncoder` (large tensors go into the record with a single copy) and
   per-band statistics of the training split are computed in the same pass. With Beam
-  (``DownloadConfig(beam_runner=...)``), TFDS's own shard-based path runs.
+  (``DownloadConfig(beam_runner=...)``), TFDS's own shard-based path runs. Shards are
+  written by :func:`write_shard`, which gathers the :class:`StatsSpec` statistics of a
+  builder in the same pass.
 - :func:`choose_num_shards`: the shard count for shards of roughly 100-300 MiB (the
   TFDS 4.9 writer honours only a count).
 - :func:`split_range`: contiguous, near-equal index ranges.
@@ -16,7 +18,8 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -183,25 +186,73 @@ class ExampleEncoder:
 
 # ------------------------------------------------------------------------ builder
 
+class StatsSpec(NamedTuple):
+    """Per-band statistics a builder keeps in ``info.metadata[<key>]``.
+
+    ``values(example) -> (array, valid_mask_or_None)`` must be picklable (a module-level
+    function or a ``functools.partial`` of one): Beam workers call it.
+    """
+
+    bands: tuple[str, ...]
+    values: Callable[[dict], tuple]
+
+
+class ShardResult(NamedTuple):
+    """What writing one shard gives: example count, file size, statistics per key."""
+
+    count: int
+    num_bytes: int
+    stats: dict
+
+
+def write_shard(path, examples: Iterable[KeyExample], encoder: ExampleEncoder, file_format,
+                specs: Mapping[str, StatsSpec] | None = None,
+                on_example: Callable[[], None] | None = None) -> ShardResult:
+    """Write one shard file from ``(key, example)`` pairs with ``encoder``; statistics of
+    ``specs`` gathered in the same pass. Shared by the threaded and the Beam path, so
+    both write the same bytes."""
+    adapter = file_adapters.ADAPTER_FOR_FORMAT[file_adapters.FileFormat(file_format)]
+    stats = {key: BandStats(spec.bands) for key, spec in (specs or {}).items()}
+    count = 0
+
+    def records() -> Iterator[tuple[str, bytes]]:
+        nonlocal count
+        for key, example in examples:
+            for name, spec in (specs or {}).items():
+                stats[name].update(*spec.values(example))
+            yield key, encoder.encode(example)
+            count += 1
+            if on_example is not None:
+                on_example()
+
+    adapter.write_examples(path, records())
+    return ShardResult(count, os.path.getsize(path), stats)
+
+
+def merge_stats(results: Sequence[ShardResult]) -> dict:
+    """The statistics of a split: its shards' merged in shard order (deterministic)."""
+    merged: dict = {}
+    for result in results:
+        for key, acc in result.stats.items():
+            merged.setdefault(key, BandStats(acc.bands)).merge(acc)
+    return merged
+
+
 class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
     """Base of the eo-tfds builders (see module docstring).
 
     A subclass implements ``_info`` and ``_shard_iterators_per_split`` (a mapping
     split -> list of zero-argument callables, one per shard, each returning an
-    iterator of ``(key, example)``), and may set :attr:`BAND_STATS_SPLIT` and
-    implement :meth:`_band_stats_values`.
+    iterator of ``(key, example)``), and may set :attr:`STATS_SPLIT` and implement
+    :meth:`_stats_specs`.
     """
 
-    #: the split whose per-band statistics go into ``info.metadata["band_stats"]``
-    BAND_STATS_SPLIT = "train"
+    #: the split whose per-band statistics go into ``info.metadata``
+    STATS_SPLIT = "train"
 
-    def _band_stats_bands(self) -> Sequence[str] | None:
-        """Band names of the statistics, or None for a builder without them."""
-        return None
-
-    def _band_stats_values(self, example: dict):
-        """``(values, valid_mask_or_None)`` of one example for :class:`BandStats`."""
-        raise NotImplementedError
+    def _stats_specs(self) -> dict[str, StatsSpec]:
+        """``{metadata key: StatsSpec}`` gathered over :attr:`STATS_SPLIT` (none by default)."""
+        return {}
 
     def _download_and_prepare(self, dl_manager, download_config=None):
         download_config = download_config or tfds.download.DownloadConfig()
@@ -210,53 +261,38 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
         shard_fns = self._shard_iterators_per_split(dl_manager)
         encoder = ExampleEncoder(self.info.features)
         split_infos = []
-        stats = None
         for split, fns in shard_fns.items():
-            want_stats = split == self.BAND_STATS_SPLIT and self._band_stats_bands() is not None
-            info, split_stats = self._write_split(split, fns, encoder, want_stats)
+            specs = self._stats_specs() if split == self.STATS_SPLIT else {}
+            info, stats = self._write_split(split, fns, encoder, specs)
             split_infos.append(info)
-            if want_stats:
-                stats = split_stats
+            for key, acc in stats.items():
+                self.info.metadata[key] = acc.as_dict()
         self.info.set_splits(splits_lib.SplitDict(split_infos))
-        if stats is not None:
-            self.info.metadata["band_stats"] = stats.as_dict()
 
     def _expected_examples(self, split: str) -> int | None:
         """Number of examples of a split if known up front (for the progress bar)."""
         return None
 
     def _write_split(self, split: str, shard_fns: Sequence[ShardFn], encoder: ExampleEncoder,
-                     want_stats: bool):
+                     specs: Mapping[str, StatsSpec]):
+        """Shards of one split written by a pool of threads; ``(SplitInfo, stats)``."""
         template = self._get_filename_template(split_name=split)
-        adapter = file_adapters.ADAPTER_FOR_FORMAT[self.info.file_format]
         num_shards = len(shard_fns)
-        paths = [template.sharded_filepath(shard_index=i, num_shards=num_shards)
-                 for i in range(num_shards)]
-        bands = self._band_stats_bands() if want_stats else None
-        shard_stats = [BandStats(bands) if bands else None for _ in range(num_shards)]
         stop = threading.Event()
         progress = tqdm(total=self._expected_examples(split), unit=" examples",
                         desc=f"{self.name} {split}", leave=False,
                         disable=os.environ.get("EO_TFDS_PROGRESS", "1") == "0")
         lock = threading.Lock()
 
-        counts = [0] * num_shards
+        def tick() -> None:
+            if stop.is_set():
+                raise KeyboardInterrupt
+            with lock:
+                progress.update(1)
 
-        def records(index: int) -> Iterator[tuple[str, bytes]]:
-            acc = shard_stats[index]
-            for key, example in shard_fns[index]():
-                if stop.is_set():
-                    raise KeyboardInterrupt
-                if acc is not None:
-                    acc.update(*self._band_stats_values(example))
-                yield key, encoder.encode(example)
-                counts[index] += 1
-                with lock:
-                    progress.update(1)
-
-        def write(index: int) -> tuple[int, int]:
-            adapter.write_examples(paths[index], records(index))
-            return counts[index], os.path.getsize(paths[index])
+        def write(index: int) -> ShardResult:
+            path = template.sharded_filepath(shard_index=index, num_shards=num_shards)
+            return write_shard(path, shard_fns[index](), encoder, self.info.file_format, specs, tick)
 
         results: list = [None] * num_shards
         with concurrent.futures.ThreadPoolExecutor(max_workers=num_workers()) as pool:
@@ -271,17 +307,11 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
                 raise
             finally:
                 progress.close()
-        shard_lengths = [r[0] for r in results]
-        num_bytes = sum(r[1] for r in results)
-        stats = None
-        if bands:
-            stats = BandStats(bands)
-            for acc in shard_stats:  # shard order: deterministic
-                stats.merge(acc)
         info = splits_lib.SplitInfo(
-            name=split, shard_lengths=shard_lengths, num_bytes=num_bytes,
+            name=split, shard_lengths=[r.count for r in results],
+            num_bytes=sum(r.num_bytes for r in results),
             filename_template=template.replace(split=split))
-        return info, stats
+        return info, merge_stats(results)
 
 
 def shard_fn(fn: Callable[..., Iterator[KeyExample]], *args, **kwargs) -> ShardFn:
@@ -322,5 +352,6 @@ def manual_dir(dl_manager, instructions: str):
         raise SourceDataError(path, "manual_dir does not exist or is empty", first) from None
 
 
-__all__ = ["EoBuilder", "ExampleEncoder", "BandStats", "choose_num_shards", "split_range",
+__all__ = ["EoBuilder", "ExampleEncoder", "BandStats", "StatsSpec", "ShardResult", "write_shard",
+           "merge_stats", "choose_num_shards", "split_range",
            "shard_fn", "total_bytes_estimate", "num_workers", "manual_dir"]

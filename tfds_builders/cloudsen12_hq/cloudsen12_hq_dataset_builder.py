@@ -104,12 +104,14 @@ LABEL_manual_hq.dat (or manual_hq.dat). Band names may be zero-padded (L1C_B04.d
     def _expected_examples(self, split):
         return getattr(self, "_counts", {}).get(split)
 
-    def _band_stats_bands(self):
-        return self._layers.bands
+    def _stats_specs(self):
+        return {"band_stats": core.StatsSpec(tuple(self._layers.bands), _valid_box_values)}
 
-    def _band_stats_values(self, example):
-        r0, c0, r1, c1 = src.VALID_BOX
-        return example["image"][r0:r1, c0:c1], None
+
+def _valid_box_values(example):
+    """The image inside the valid box: padding stays out of the statistics."""
+    r0, c0, r1, c1 = src.VALID_BOX
+    return example["image"][r0:r1, c0:c1], None
 
 
 def _patches(folder: str, product: str, start: int, stop: int):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 
 import numpy as np
@@ -174,18 +175,15 @@ TerraSAR-X acquisitions of PAZTSX_CRYO_ML.hdf5.
                 polarisations=list(config.pols),
                 splits=list(src.SCENARIO_SPLITS[config.scenario]),
                 band_stats_note=f"over the valid (finite, not -999) pixels of the "
-                                f"'{self._stats_split()}' split; std is the population std",
+                                f"'{self.STATS_SPLIT}' split; std is the population std",
             ),
         )
 
     # ------------------------------------------------------------------ splits
 
-    def _stats_split(self) -> str:
-        return src.SCENARIO_SPLITS[self.builder_config.scenario][0]
-
     @property
-    def BAND_STATS_SPLIT(self):  # noqa: N802 (the base class's attribute name)
-        return self._stats_split()
+    def STATS_SPLIT(self):  # noqa: N802 (the base class's attribute name)
+        return src.SCENARIO_SPLITS[self.builder_config.scenario][0]
 
     def _shard_iterators_per_split(self, dl_manager):
         root = core.manual_dir(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
@@ -203,20 +201,23 @@ TerraSAR-X acquisitions of PAZTSX_CRYO_ML.hdf5.
         self.info.metadata["source_file"] = path.name
         return plan
 
-    def _band_stats_bands(self):
-        return list(self.builder_config.pols) if self.builder_config.scenario != "scenario3" \
-            else [f"source_{self.builder_config.pols[0]}", f"target_{self.builder_config.pols[1]}"]
+    def _stats_specs(self):
+        pols = self.builder_config.pols
+        bands = tuple(pols) if self.builder_config.scenario != "scenario3" \
+            else (f"source_{pols[0]}", f"target_{pols[1]}")
+        return {"band_stats": core.StatsSpec(
+            bands, functools.partial(_scenario_values, self.builder_config.scenario))}
 
-    def _band_stats_values(self, example):
-        scenario = self.builder_config.scenario
-        if scenario in ("scenario1", "scenario4"):
-            values = example["image"]
-        elif scenario == "scenario2":
-            values = example["image_train"][..., None]
-        else:
-            values = np.stack([example["source"], example["target"]], axis=-1)
-        # no-data (-999 in intensity) out per band; NaN is left out by BandStats
-        return np.where(values == src.NODATA_VALUE, np.float32(np.nan), values), None
+
+def _scenario_values(scenario, example):
+    if scenario in ("scenario1", "scenario4"):
+        values = example["image"]
+    elif scenario == "scenario2":
+        values = example["image_train"][..., None]
+    else:
+        values = np.stack([example["source"], example["target"]], axis=-1)
+    # no-data (-999 in intensity) out per band; NaN is left out by BandStats
+    return np.where(values == src.NODATA_VALUE, np.float32(np.nan), values), None
 
 
 def _group_examples(path: str, groups: tuple[str, ...], split: str, params: dict):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 
 import h5py
 import numpy as np
@@ -12,7 +11,6 @@ import tensorflow_datasets as tfds
 from parsers import gedi as src
 from parsers.errors import SourceDataError
 from tfds_builders import core
-from tfds_builders.stats import BandStats
 
 #: ESA WorldCover class codes (the values of ``worldcover``) and their names.
 WORLDCOVER_CLASSES = (10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100)
@@ -131,8 +129,6 @@ occur only once per split, and a duplicate stops the build.
         per_example = core.total_bytes_estimate(self.info.features, 1)
         plan = {}
         self._counts = {}
-        self._copdem_stats = BandStats(COPDEM_BANDS)
-        self._copdem_lock = threading.Lock()
         for split, paths in src.split_files(os.fspath(root)).items():
             counts = [src.inspect_file(p) for p in paths]  # layout errors name file + dataset
             check_unique_shots(paths, counts)
@@ -145,26 +141,23 @@ occur only once per split, and a duplicate stops the build.
                 plan[split] = [core.shard_fn(_footprints, ())]
         return plan
 
-    def _download_and_prepare(self, dl_manager, download_config=None):
-        super()._download_and_prepare(dl_manager, download_config)
-        stats = getattr(self, "_copdem_stats", None)
-        if stats is not None and "band_stats" in self.info.metadata:
-            self.info.metadata["copdem_stats"] = stats.as_dict()
-
     def _expected_examples(self, split):
         return getattr(self, "_counts", {}).get(split)
 
     # -------------------------------------------------------------- band stats
 
-    def _band_stats_bands(self):
-        return src.SENTINEL2_BANDS
+    def _stats_specs(self):
+        return {"band_stats": core.StatsSpec(tuple(src.SENTINEL2_BANDS), _sentinel2_with_data),
+                "copdem_stats": core.StatsSpec(tuple(COPDEM_BANDS), _copdem)}
 
-    def _band_stats_values(self, example):
-        # Called from the writer threads: the elevation/slope statistics ride along.
-        with self._copdem_lock:
-            self._copdem_stats.update(example["copdem"])
-        s2 = example["sentinel2"]
-        return s2, s2[..., 0] != SCL_NO_DATA
+
+def _sentinel2_with_data(example):
+    s2 = example["sentinel2"]
+    return s2, s2[..., 0] != SCL_NO_DATA
+
+
+def _copdem(example):
+    return example["copdem"], None
 
 
 def plan_shards(paths, counts, num_shards) -> list[tuple[tuple[str, int, int], ...]]:

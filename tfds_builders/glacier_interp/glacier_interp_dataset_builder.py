@@ -185,13 +185,17 @@ accepted too). Scenes 11..13 of each sensor make the validation split, 01..10 tr
     def _expected_examples(self, split):
         return getattr(self, "_counts", {}).get(split)
 
-    def _band_stats_bands(self):
-        return list(src.CHANNEL_NAMES)
+    def _stats_specs(self):
+        values = _tile_values if self._tiled else _scene_values
+        return {"band_stats": core.StatsSpec(tuple(src.CHANNEL_NAMES), values)}
 
-    def _band_stats_values(self, example):
-        if self._tiled:
-            return example["image"], example["mask"] != src.IGNORE_LABEL
-        return _Channels(example["image"], example["dem"]), None
+
+def _tile_values(example):
+    return example["image"], example["mask"] != src.IGNORE_LABEL
+
+
+def _scene_values(example):
+    return _Channels(example["image"], example["dem"]), None
 
 
 class _Channels:

@@ -121,11 +121,12 @@ files the `validation` split.
     def _expected_examples(self, split):
         return getattr(self, "_counts", {}).get(split)
 
-    def _band_stats_bands(self):
-        return src.BANDS
+    def _stats_specs(self):
+        return {"band_stats": core.StatsSpec(tuple(src.BANDS), _all_pixels)}
 
-    def _band_stats_values(self, example):
-        return example["image"], None  # every pixel of every timestamp is valid
+
+def _all_pixels(example):
+    return example["image"], None  # every pixel of every timestamp is valid
 
 
 def group_files(files, target_bytes: int = core.TARGET_SHARD_BYTES) -> list[list[pathlib.Path]]:
