@@ -25,6 +25,8 @@ setup(
         "tqdm",
         "matplotlib",
         "array_record",
+        # hardware CRC32C for the TFRecord framing of the shard writer
+        "crc32c",
     ],
     extras_require={
         "cpu": ["tensorflow-cpu>=2.16"],

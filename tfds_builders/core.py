@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
+import crc32c
 import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
@@ -128,8 +130,10 @@ class ExampleEncoder:
         header = _len_prefixed(1, entry_len) + key_field + value_hdr + feature_hdr + bytes_list
         return header, data
 
-    def encode(self, example: Mapping) -> bytes:
-        """The serialised ``tf.train.Example`` of one example dict."""
+    def encode_parts(self, example: Mapping) -> list:
+        """The serialised ``tf.train.Example`` of one example as a list of buffers whose
+        concatenation is the record: the big tensors are views of the example's arrays
+        (see :class:`TFRecordFile`, which writes them without joining)."""
         missing = set(self.features.keys()) - set(example.keys())
         if missing:
             raise ValueError(f"example lacks features {sorted(missing)}")
@@ -152,7 +156,11 @@ class ExampleEncoder:
             entries = memoryview(ser)[pos + 1:]
             parts.append(entries)
             size += entries.nbytes
-        return b"".join([_len_prefixed(1, size)] + parts)
+        return [_len_prefixed(1, size)] + parts
+
+    def encode(self, example: Mapping) -> bytes:
+        """The serialised ``tf.train.Example`` of one example dict."""
+        return b"".join(self.encode_parts(example))
 
     def raw_layout(self) -> dict[str, tuple[bytes, int]] | None:
         """Where the raw tensors of fixed shape sit in records this encoder writes.
@@ -184,6 +192,89 @@ class ExampleEncoder:
         return layout
 
 
+
+# ----------------------------------------------------------------------- writing
+
+def _masked_crc(crc: int) -> int:
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+class TFRecordFile:
+    """A TFRecord file written from records given as lists of buffers.
+
+    The framing is TFRecord's own (length, masked CRC32C of the length, data, masked
+    CRC32C of the data), byte for byte what ``tf.io.TFRecordWriter`` writes, but a
+    record's large parts go to the file with ``os.writev`` straight from the arrays
+    they view: no joined copy of a record is made, and the (hardware) CRC reads each
+    part once while it is still in cache. Small records are gathered in a buffer and
+    written together. Nothing of a record is kept after :meth:`write` returns, so the
+    caller may refill its arrays at once.
+    """
+
+    BUFFER_BYTES = 1 << 20   # small records gathered up to this size
+    DIRECT_BYTES = 1 << 16   # a part this large is written from where it lies
+    IOV_MAX = 512
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._buffer = bytearray()
+
+    def write(self, parts: Sequence) -> None:
+        views = [memoryview(p).cast("B") for p in parts]
+        length = struct.pack("<Q", sum(v.nbytes for v in views))
+        crc = 0
+        for v in views:
+            crc = crc32c.crc32c(v, value=crc)
+        head = length + struct.pack("<I", _masked_crc(crc32c.crc32c(length)))
+        tail = struct.pack("<I", _masked_crc(crc))
+        if any(v.nbytes >= self.DIRECT_BYTES for v in views):
+            self._writev([bytes(self._buffer), head, *views, tail])
+            self._buffer.clear()
+            return
+        self._buffer += head
+        for v in views:
+            self._buffer += v
+        self._buffer += tail
+        if len(self._buffer) >= self.BUFFER_BYTES:
+            self.flush()
+
+    def _writev(self, buffers: list) -> None:
+        pending = [b for b in buffers if len(b)]
+        while pending:
+            batch = pending[:self.IOV_MAX]
+            written = os.writev(self._fd, batch)
+            # a regular file takes all but on errors; still, resume a short write exactly
+            done = 0
+            for buf in batch:
+                size = memoryview(buf).nbytes
+                if written < size:
+                    pending[done] = memoryview(buf)[written:]
+                    break
+                written -= size
+                done += 1
+            pending = pending[done:]
+
+    def flush(self) -> None:
+        if self._buffer:
+            self._writev([self._buffer])
+            self._buffer = bytearray()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            try:
+                self.flush()
+            finally:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 # ------------------------------------------------------------------------ builder
 
 class StatsSpec(NamedTuple):
@@ -211,21 +302,27 @@ def write_shard(path, examples: Iterable[KeyExample], encoder: ExampleEncoder, f
     """Write one shard file from ``(key, example)`` pairs with ``encoder``; statistics of
     ``specs`` gathered in the same pass. Shared by the threaded and the Beam path, so
     both write the same bytes."""
-    adapter = file_adapters.ADAPTER_FOR_FORMAT[file_adapters.FileFormat(file_format)]
+    file_format = file_adapters.FileFormat(file_format)
     stats = {key: BandStats(spec.bands) for key, spec in (specs or {}).items()}
     count = 0
 
-    def records() -> Iterator[tuple[str, bytes]]:
+    def gathered(examples):
         nonlocal count
         for key, example in examples:
             for name, spec in (specs or {}).items():
                 stats[name].update(*spec.values(example))
-            yield key, encoder.encode(example)
+            yield key, example
             count += 1
             if on_example is not None:
                 on_example()
 
-    adapter.write_examples(path, records())
+    if file_format == file_adapters.FileFormat.TFRECORD:
+        with TFRecordFile(path) as out:
+            for _, example in gathered(examples):
+                out.write(encoder.encode_parts(example))
+    else:  # array_record and others: TFDS's adapter (it needs whole records)
+        adapter = file_adapters.ADAPTER_FOR_FORMAT[file_format]
+        adapter.write_examples(path, ((k, encoder.encode(e)) for k, e in gathered(examples)))
     return ShardResult(count, os.path.getsize(path), stats)
 
 
@@ -352,6 +449,6 @@ def manual_dir(dl_manager, instructions: str):
         raise SourceDataError(path, "manual_dir does not exist or is empty", first) from None
 
 
-__all__ = ["EoBuilder", "ExampleEncoder", "BandStats", "StatsSpec", "ShardResult", "write_shard",
+__all__ = ["EoBuilder", "ExampleEncoder", "TFRecordFile", "BandStats", "StatsSpec", "ShardResult", "write_shard",
            "merge_stats", "choose_num_shards", "split_range",
            "shard_fn", "total_bytes_estimate", "num_workers", "manual_dir"]

@@ -27,32 +27,60 @@ class BandStats:
         self.sumsq = [0] * nb
         self.min = [math.inf] * nb
         self.max = [-math.inf] * nb
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def _scratch(self, name: str, shape: tuple, dtype) -> np.ndarray:
+        """A reused work array: a fresh large array per call costs page faults (and,
+        on a VM, often the host's backing of new pages) that dwarf the arithmetic."""
+        size = int(np.prod(shape, dtype=np.int64))
+        buf = self._buffers.get(name)
+        if buf is None or buf.size < size or buf.dtype != dtype:
+            buf = self._buffers[name] = np.empty(size, dtype)
+        return buf[:size].reshape(shape)
+
+    def __getstate__(self):  # the work arrays stay behind (Beam ships these objects)
+        state = dict(self.__dict__)
+        state["_buffers"] = {}
+        return state
 
     def update(self, values: np.ndarray, valid: np.ndarray | None = None) -> None:
         if values.shape[-1] != len(self.bands):
             raise ValueError(f"expected {len(self.bands)} bands, got shape {values.shape}")
         is_int = np.issubdtype(values.dtype, np.integer)
-        for b in range(len(self.bands)):
-            x = values[..., b]
-            if valid is not None:
-                x = x[valid]
+        nb = len(self.bands)
+        if isinstance(values, np.ndarray) and nb > 1:
+            # one copy into band-major order: every band is then contiguous, and the
+            # reductions below run at memory speed instead of striding over the bands
+            planes = self._scratch("planes", (nb,) + values.shape[:-1], values.dtype)
+            np.copyto(planes, np.moveaxis(values, -1, 0))
+            planes = planes.reshape(nb, -1)
+        else:
+            planes = [np.ravel(values[..., b]) for b in range(nb)]
+        flat_valid = None if valid is None else np.ravel(valid)
+        for b in range(nb):
+            x = planes[b]
+            if flat_valid is not None:
+                x = x[flat_valid]
             if not is_int:
                 x = x[np.isfinite(x)]
             if x.size == 0:
                 continue
-            xf = np.ascontiguousarray(x, dtype=np.float64).ravel()
-            if is_int:
-                # float64 sums are exact below 2**53: blocks of 2**20 values of up to
-                # 16 bits keep them so, and Python ints keep the totals exact.
-                s = q = 0
-                for i in range(0, xf.size, 1 << 20):
-                    block = xf[i:i + (1 << 20)]
+            # float64 sums are exact below 2**53: blocks of 2**20 integers of up to 16
+            # bits keep them so, and Python ints keep the totals exact. einsum, not a
+            # BLAS dot: OpenBLAS splits a long dot over threads, which stalls whenever
+            # another thread holds the other core (the shard writers, a training job).
+            s = q = 0 if is_int else 0.0
+            for i in range(0, x.size, 1 << 20):
+                part = x[i:i + (1 << 20)]
+                block = self._scratch("block", part.shape, np.float64)
+                np.copyto(block, part)
+                if is_int:
                     s += int(block.sum())
-                    q += int(np.dot(block, block))
-            else:
-                s = float(xf.sum())
-                q = float(np.dot(xf, xf))
-            self.count[b] += int(xf.size)
+                    q += int(np.einsum("i,i", block, block))
+                else:
+                    s += float(block.sum())
+                    q += float(np.einsum("i,i", block, block))
+            self.count[b] += int(x.size)
             self.sum[b] += s
             self.sumsq[b] += q
             self.min[b] = min(self.min[b], float(x.min()))
