@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from tfds_builders.pipelines import ops
+from tfds_builders.pipelines import ops, records
 
 MODES = ("random", "center", "grid")
 
@@ -68,6 +68,45 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
                                noise_stddev * tf.constant(stats[1], tf.float32))
         return x, y, w
 
+    def origin(seed_pair):
+        if mode == "random":
+            return ops.random_crop_origin(box, crop_size, ops.sub_seed(seed_pair, 0))
+        return ops.center_crop_origin(box, crop_size)
+
+    def finish_batch(x, y, w, normalized=False):
+        """Cast and normalise whole batches: one vectorised op instead of one per crop."""
+        x = tf.cast(x, tf.float32)
+        if normalize and not normalized:
+            x = ops.normalize(x, *stats)
+        return tf.ensure_shape(x, (None, crop_size, crop_size, nbands)), y, w
+
+    layout = index = None
+    if mode != "grid" and builder.info.file_format == tfds.core.file_adapters.FileFormat.TFRECORD:
+        layout = ops.raw_layout(builder)
+        if not (layout and {"image", "label"} <= layout.keys()):
+            layout = None
+    if layout:
+        index = records.record_index(builder, split, layout)
+
+    if index is not None and not augment:
+        # Fast path: the crop's bytes only, by offset, from the memory-mapped shards, one
+        # call per batch, cast and normalised in the same copy.
+        affine = {"image": ops.normalize_affine(*stats)} if normalize else None
+        reader = records.CropReader(index.files, layout, ("image", "label"), crop_size, affine)
+
+        def place(element, seed_pair):
+            return (element[0], element[1]) + tuple(origin(seed_pair))
+
+        def read_batch(shard, offset, row, col):
+            image, label = reader(shard, offset, row, col, batched=True)
+            y, w = ops.label_weights(label)
+            return finish_batch(image, y, w, normalized=affine is not None)
+
+        ds = records.index_dataset(index, shuffle=shuffle, seed=seed)
+        ds = ops.with_seeds(ds, seed).map(place)
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        return ds.map(read_batch, num_parallel_calls=ops.AUTOTUNE).prefetch(ops.AUTOTUNE)
+
     if mode == "grid":
         ds = ops.read_examples(builder, split, shuffle_files=shuffle, seed=seed)
         tiles = ops.grid_tiles(box, crop_size, (height, width))
@@ -85,11 +124,14 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
 
         ds = ds.map(tile_all, num_parallel_calls=ops.AUTOTUNE).unbatch()
     else:
-        layout = None
-        if builder.info.file_format == tfds.core.file_adapters.FileFormat.TFRECORD:
-            layout = ops.raw_layout(builder)
-        if layout and {"image", "label"} <= layout.keys():
-            # crop straight from the record bytes: only the crop's rows are decoded
+        if index is not None:  # augmenting: crops one by one, augmented in the graph
+            reader = records.CropReader(index.files, layout, ("image", "label"), crop_size)
+            ds = records.index_dataset(index, shuffle=shuffle, seed=seed)
+
+            def window(element, row, col):
+                return reader(element[0], element[1], row, col)
+        elif layout:
+            # whole records through tf.data (shards not local): crop from the record bytes
             ds = ops.read_records(builder, split, shuffle_files=shuffle, seed=seed)
             decode = ops.record_decoder(builder)
 
@@ -112,10 +154,7 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
                         ex["label"][row:row + crop_size, col:col + crop_size])
 
         def crop(element, seed_pair):
-            if mode == "random":
-                row, col = ops.random_crop_origin(box, crop_size, ops.sub_seed(seed_pair, 0))
-            else:
-                row, col = ops.center_crop_origin(box, crop_size)
+            row, col = origin(seed_pair)
             image, label = window(element, row, col)
             y, w = ops.label_weights(label)
             if augment:
@@ -123,15 +162,8 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
             return image, y, w
 
         ds = ops.with_seeds(ds, seed).map(crop, num_parallel_calls=ops.AUTOTUNE)
-        if shuffle:  # crops are small: shuffle them, not the 512 x 512 patches
+        if shuffle and index is None:  # crops are small: shuffle them, not the patches
             ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-
-    # cast and normalise whole batches: one vectorised op instead of one per crop
-    def finish_batch(x, y, w):
-        x = tf.cast(x, tf.float32)
-        if normalize:
-            x = ops.normalize(x, *stats)
-        return tf.ensure_shape(x, (None, crop_size, crop_size, nbands)), y, w
 
     ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=ops.AUTOTUNE)
     return ds.map(finish_batch, num_parallel_calls=ops.AUTOTUNE).prefetch(ops.AUTOTUNE)

@@ -242,13 +242,27 @@ def gaussian_noise(image: tf.Tensor, seed: tf.Tensor, stddev) -> tf.Tensor:
     return image + tf.random.stateless_normal(tf.shape(image), seed=seed) * stddev
 
 
-def normalize(image: tf.Tensor, mean: Sequence[float], std: Sequence[float]) -> tf.Tensor:
-    """``(image - mean) / std`` per band (last axis); a zero std counts as 1."""
+def normalize_affine(mean: Sequence[float], std: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale, offset)`` float32 per band with ``x * scale + offset == (x - mean) / std``
+    (a zero std counts as 1): one multiply-add instead of a subtract and a divide."""
     mean = np.asarray(mean, np.float64)
     std = np.asarray(std, np.float64)
     inv = 1.0 / np.where(std > 0, std, 1.0)
-    # one multiply-add instead of a subtract and a divide: half the passes over the batch
-    return image * tf.constant(inv.astype(np.float32)) + tf.constant((-mean * inv).astype(np.float32))
+    return inv.astype(np.float32), (-mean * inv).astype(np.float32)
+
+
+def normalize(image: tf.Tensor, mean: Sequence[float], std: Sequence[float]) -> tf.Tensor:
+    """``(image - mean) / std`` per band (last axis); a zero std counts as 1."""
+    scale, offset = normalize_affine(mean, std)
+    shape = image.shape
+    if shape.rank is not None and shape.rank >= 3 and shape[-2] is not None and shape[-1] is not None:
+        # broadcast over whole rows (W * C values), not over C: a 13-wide broadcast runs
+        # element by element, a row-wide one vectorises (about 2x on a batch of crops)
+        width = shape[-2]
+        rows = tf.reshape(image, (-1, width * shape[-1]))
+        rows = rows * tf.constant(np.tile(scale, width)) + tf.constant(np.tile(offset, width))
+        return tf.reshape(rows, tf.shape(image))
+    return image * tf.constant(scale) + tf.constant(offset)
 
 
 def band_stats(builder: tfds.core.DatasetBuilder, override=None) -> tuple[list[float], list[float]]:
