@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import tensorflow as tf
+import tensorflow_datasets as tfds
 
 from tfds_builders.pipelines import ops
 
@@ -109,7 +110,16 @@ def s2_cloud_timeseries(split: str, *, data_dir=None, target: str = "sequence",
     side_h, side_w = (height, width) if crop_size is None else (crop_size, crop_size)
     stats = ops.band_stats(builder, normalize) if (normalize or augment) else None
 
-    ds = ops.read_examples(builder, split, shuffle_files=shuffle, seed=seed)
+    if builder.info.file_format == tfds.core.file_adapters.FileFormat.TFRECORD:
+        # shuffle the serialized records (cheap strings), then decode, crop, cast and
+        # normalise in one parallel map
+        ds = ops.read_records(builder, split, shuffle_files=shuffle, seed=seed)
+        decode = ops.record_decoder(builder)
+    else:
+        ds = ops.read_examples(builder, split, shuffle_files=shuffle, seed=seed)
+        decode = None
+    if shuffle and max_length is None:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 
     def select(ex, seed_pair):
         image = ex["image"]
@@ -121,20 +131,6 @@ def s2_cloud_timeseries(split: str, *, data_dir=None, target: str = "sequence",
         weights = ex["weights"] if source_weights else tf.ones_like(ex["weights"])
         return {"image": image, "labels": tf.cast(ex["labels"], tf.int32), "weights": weights}
 
-    ds = ops.with_seeds(ds, seed).map(select, num_parallel_calls=ops.AUTOTUNE)
-
-    if max_length is not None:
-        def windows(ex):
-            n = tf.shape(ex["labels"])[0]
-            starts = tf.range(0, n, max_length)
-            return tf.data.Dataset.from_tensor_slices(starts).map(
-                lambda s: {k: v[s:s + max_length] for k, v in ex.items()})
-
-        ds = ds.flat_map(windows)
-
-    if shuffle:  # after windowing: windows of one series do not stay together
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-
     def per_example(ex, seed_pair):
         image = ex["image"]
         if augment:
@@ -143,6 +139,11 @@ def s2_cloud_timeseries(split: str, *, data_dir=None, target: str = "sequence",
             image = ops.random_gamma(image, ops.sub_seed(seed_pair, 2), scale=float(meta["scale"]))
             image = ops.gaussian_noise(image, ops.sub_seed(seed_pair, 3),
                                        noise_stddev * tf.constant(stats[1], tf.float32))
+        # cast and normalise here, before padding: padded steps then stay exactly 0
+        # without a masking pass over the batch
+        image = tf.cast(image, tf.float32)
+        if normalize:
+            image = ops.normalize(image, *stats)
         image = tf.ensure_shape(image, (None, side_h, side_w, nbands))
         out = {"x": image, "labels": ex["labels"], "weights": ex["weights"],
                "real": tf.ones_like(ex["weights"])}
@@ -150,8 +151,31 @@ def s2_cloud_timeseries(split: str, *, data_dir=None, target: str = "sequence",
             out = {k: tf.reverse(v, [0]) for k, v in out.items()}
         return out
 
-    ds = ops.with_seeds(ds, None if seed is None else seed + 1).map(
-        per_example, num_parallel_calls=ops.AUTOTUNE, deterministic=True)
+    def decoded(element):
+        return decode(element) if decode is not None else element
+
+    needs_seeds = augment or (crop_size is not None and crop_mode == "random")
+    if max_length is None:
+        def one_map(element, seed_pair=None):
+            return per_example(select(decoded(element), seed_pair), seed_pair)
+
+        if needs_seeds:
+            ds = ops.with_seeds(ds, seed)
+        ds = ds.map(one_map, num_parallel_calls=ops.AUTOTUNE)
+    else:
+        def windows(ex):
+            n = tf.shape(ex["labels"])[0]
+            starts = tf.range(0, n, max_length)
+            return tf.data.Dataset.from_tensor_slices(starts).map(
+                lambda s: {k: v[s:s + max_length] for k, v in ex.items()})
+
+        ds = ops.with_seeds(ds, seed).map(lambda e, sp: select(decoded(e), sp),
+                                          num_parallel_calls=ops.AUTOTUNE)
+        ds = ds.flat_map(windows)
+        if shuffle:  # after windowing: windows of one series do not stay together
+            ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        ds = ops.with_seeds(ds, None if seed is None else seed + 1).map(
+            per_example, num_parallel_calls=ops.AUTOTUNE, deterministic=True)
 
     steps = max_length  # None: the batch's longest
     ds = ds.padded_batch(
@@ -164,10 +188,6 @@ def s2_cloud_timeseries(split: str, *, data_dir=None, target: str = "sequence",
         x, labels, weights, real = batch["x"], batch["labels"], batch["weights"], batch["real"]
         if padding == "pre":
             x, labels, weights, real = (tf.reverse(v, [1]) for v in (x, labels, weights, real))
-        x = tf.cast(x, tf.float32)
-        if normalize:
-            x = ops.normalize(x, *stats)
-        x = x * real[:, :, None, None, None]  # padded steps are exactly 0
         weights = weights * real  # 0 on padded steps
         if target == "sequence":
             return x, labels, weights
