@@ -316,7 +316,6 @@ def test_crops_from_record_bytes_and_fallback(data_dir, samples):
     record written by another serializer (TFDS's own) is not laid out that way."""
     import tensorflow as tf
 
-    from tfds_builders import core
     from tfds_builders.pipelines import ops
 
     builder = tfds.builder("cloudsen12_hq/l1c", data_dir=str(data_dir))
@@ -332,16 +331,7 @@ def test_crops_from_record_bytes_and_fallback(data_dir, samples):
 
     # the same example with one more map entry in front: a valid record, other offsets
     # (TFDS's own serializer orders map entries by hash, so it cannot be relied on here)
-    raw = record.numpy()
-    pos = 1
-    while raw[pos] & 0x80:
-        pos += 1
-    entries = raw[pos + 1:]
-    bytes_list = core._len_prefixed(1, 1) + b"x"
-    feature = core._len_prefixed(1, len(bytes_list)) + bytes_list
-    entry_body = core._len_prefixed(1, 5) + b"extra" + core._len_prefixed(2, len(feature)) + feature
-    extra = core._len_prefixed(1, len(entry_body)) + entry_body
-    other = core._len_prefixed(1, len(extra) + len(entries)) + extra + entries
+    other = _shifted(record.numpy())
     assert not bool(ops.layout_matches(tf.constant(other), layout))
     again = tfds.as_numpy(ops.record_decoder(builder)(tf.constant(other)))
     assert again["image"].tobytes() == want["image"].tobytes()
