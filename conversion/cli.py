@@ -118,7 +118,10 @@ def build(spec: str, manual_dir: str, data_dir: str, file_format: str = "tfrecor
         builder = _builder(spec, data_dir, file_format=file_format)
     options = {}
     if beam_options is not None:
-        import apache_beam as beam
+        try:
+            import apache_beam as beam
+        except ImportError:
+            raise UsageError("--beam needs Apache Beam: pip install 'eo-tfds[beam]'") from None
 
         options["beam_options"] = beam.options.pipeline_options.PipelineOptions(flags=beam_options)
     config = tfds.download.DownloadConfig(
@@ -127,11 +130,21 @@ def build(spec: str, manual_dir: str, data_dir: str, file_format: str = "tfrecor
     return builder
 
 
+def beam_flags(options: str | None = None) -> list[str]:
+    """Beam pipeline flags of ``build --beam``: the local DirectRunner with one worker
+    process per core, then ``options`` (comma-separated ``name=value``, as ``tfds build
+    --beam_pipeline_options``), which win: ``runner=DataflowRunner,project=...``."""
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    flags = ["--runner=DirectRunner", f"--direct_num_workers={workers}",
+             "--direct_running_mode=multi_processing",
+             "--default_sdk_harness_log_level=WARNING"]  # workers log each channel at INFO
+    return flags + [f"--{opt.strip().lstrip('-')}" for opt in (options or "").split(",") if opt.strip()]
+
+
 def cmd_build(args) -> int:
     beam_options = None
-    if args.beam:
-        beam_options = ["--runner=DirectRunner", "--direct_num_workers=2",
-                        "--direct_running_mode=multi_processing"] + (args.beam_options or [])
+    if args.beam or args.beam_options:
+        beam_options = beam_flags(args.beam_options)
     builder = build(args.dataset, args.manual_dir, args.data_dir, args.file_format,
                     args.overwrite, beam_options)
     print(f"{builder.info.full_name} in {builder.data_dir}")
@@ -236,8 +249,13 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", required=True)
     s.add_argument("--file-format", choices=["tfrecord", "array_record"], default="tfrecord")
     s.add_argument("--overwrite", action="store_true", help="rebuild even if prepared")
-    s.add_argument("--beam", action="store_true", help="generate with Apache Beam (the beam extra)")
-    s.add_argument("--beam-options", nargs="*", help="extra Beam pipeline flags")
+    s.add_argument("--beam", action="store_true",
+                   help="generate with an Apache Beam pipeline (the beam extra); by default "
+                        "the local DirectRunner, one worker process per core")
+    s.add_argument("--beam-options", metavar="NAME=VALUE,...",
+                   help="Beam pipeline options, comma-separated as tfds build's "
+                        "--beam_pipeline_options (implies --beam), e.g. "
+                        "runner=DataflowRunner,project=P,region=R,temp_location=gs://B/tmp")
     s.set_defaults(func=cmd_build)
 
     s = sub.add_parser("extract", help="unpack .7z archives (s2_cloud_timeseries)")
