@@ -145,7 +145,9 @@ class ExampleEncoder:
             size += len(header) + data.nbytes
         small = {k: self._small_features[k].encode_example(example[k]) for k in self._small_features}
         if small:
-            ser = self._serializer.serialize_example(small)
+            # deterministic: protobuf (upb) orders map entries by a per-process hash
+            # seed, so a plain SerializeToString differs between processes (workers)
+            ser = self._serializer.get_tf_example(small).SerializeToString(deterministic=True)
             # strip the outer Example.features tag and length: keep the map entries
             pos = 1
             while ser[pos] & 0x80:
