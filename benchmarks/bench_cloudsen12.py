@@ -88,9 +88,10 @@ def child_build_plain(manual: str, out: str) -> dict:
     return {"seconds": time.perf_counter() - t}
 
 
-def _peak_of(kind: str, *args: str) -> dict:
-    """Run ``child_<kind>(*args)`` in a fresh interpreter; its result plus its own peak RSS (wait4)."""
-    code = (f"import json, sys; from benchmarks import bench_cloudsen12 as b; "
+def _peak_of(kind: str, *args: str, module: str = "benchmarks.bench_cloudsen12") -> dict:
+    """Run ``<module>.child_<kind>(*args)`` in a fresh interpreter; its result plus its peak
+    RSS (wait4: the largest of the child and of the processes it waited for)."""
+    code = (f"import json, sys; import {module} as b; "
             f"print('RESULT', json.dumps(b.child_{kind}(*sys.argv[1:])))")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", EO_TFDS_PROGRESS="0")
     root = str(Path(__file__).resolve().parents[1])
