@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.bench_cloudsen12 import _peak_of, bench_dir, write_source
+from benchmarks.bench_cloudsen12 import _peak_of, bench_dir, write_warm_source
 
 WORKERS = 2
 
@@ -106,12 +106,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="eo-tfds-bench-beam-", dir=bench_dir(n)))
     try:
         manual = work / "manual"
-        write_source(manual, n)
-        split_bytes = sum(p.stat().st_size for p in (manual / "train").iterdir())
-        for p in (manual / "train").iterdir():  # same warm page cache for both builds
-            with open(p, "rb") as f:
-                while f.read(64 << 20):
-                    pass
+        split_bytes = write_warm_source(manual, n)
         local = _peak_of("build_in_process", str(manual), str(work / "local"), module="benchmarks.bench_beam")
         beamed = _peak_of("build_beam", str(manual), str(work / "beam"), module="benchmarks.bench_beam")
         same = _same_files(work / "local", work / "beam")

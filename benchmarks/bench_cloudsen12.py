@@ -55,6 +55,17 @@ def write_source(root: Path, n_train: int, seed: int = 0) -> None:
                 f.write(lab.tobytes())
 
 
+def write_warm_source(root: Path, n_train: int) -> int:
+    """:func:`write_source`, then the train split read once, so that every build reads
+    it from the same warm page cache; returns the train split's size in bytes."""
+    write_source(root, n_train)
+    for p in (root / "train").iterdir():
+        with open(p, "rb") as f:
+            while f.read(64 << 20):
+                pass
+    return sum(p.stat().st_size for p in (root / "train").iterdir())
+
+
 # ---------------------------------------------------------------- child programs
 
 def child_build_ours(manual: str, data: str) -> dict:
@@ -182,12 +193,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="eo-tfds-bench-", dir=bench_dir(n)))
     try:
         manual, data, plain = work / "manual", work / "data", work / "plain.tfrecord"
-        write_source(manual, n)
-        split_bytes = sum(p.stat().st_size for p in (manual / "train").iterdir())
-        for p in (manual / "train").iterdir():  # same warm page cache for both builds
-            with open(p, "rb") as f:
-                while f.read(64 << 20):
-                    pass
+        split_bytes = write_warm_source(manual, n)
         plain_build = _peak_of("build_plain", str(manual), str(plain))
         ours_build = _peak_of("build_ours", str(manual), str(data))
         reads = read_figures(str(data), str(plain), str(manual))

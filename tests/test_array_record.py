@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import tensorflow_datasets as tfds
 import tfds_builders  # noqa: F401
 from conversion import checks
 from parsers import cloudsen12, s2_cloud
-from tests.test_cli import run
+from tests.test_cli import changed_source, run
 from tfds_builders import pipelines
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -94,12 +93,8 @@ def test_cli_build_and_verify_array_record(builds, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "bit for bit" in r.stdout
     # a changed source value is found in the array_record build, naming split and record
-    changed = tmp_path / "manual"
-    shutil.copytree(manual, changed)
-    layer = next((changed / "val").glob("L2A_B0*3.dat"))
-    values = np.fromfile(layer, np.int16)
-    values[512 * 512 + 1000] += 1  # patch 1
-    values.tofile(layer)
+    layer = next((manual / "val").glob("L2A_B0*3.dat")).name
+    changed = changed_source(manual, tmp_path / "manual", f"val/{layer}", 512 * 512 + 1000)  # patch 1
     r = run("verify", "cloudsen12_hq/l2a", "--data-dir", data, "--manual-dir", changed)
     assert r.returncode == 1
     assert "validation" in r.stderr and "record 1" in r.stderr and "'image'" in r.stderr

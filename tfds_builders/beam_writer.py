@@ -148,7 +148,7 @@ class WriteShard(beam.DoFn):
 
 def write_splits(plan: Mapping[str, Sequence[core.ShardFn]], *, templates: Mapping,
                  specs: Mapping[str, Mapping[str, core.StatsSpec]], features, file_format,
-                 data_dir, split_dict, beam_options=None, beam_runner=None
+                 data_dir, split_dict, dataset_size=None, beam_options=None, beam_runner=None
                  ) -> dict[str, list[core.ShardResult]]:
     """Write every shard of ``plan`` with one Beam pipeline; ``{split: [ShardResult]}``.
 
@@ -160,7 +160,7 @@ def write_splits(plan: Mapping[str, Sequence[core.ShardFn]], *, templates: Mappi
     items = work_items(plan, templates, specs)
     results_path = os.fspath(epath.Path(data_dir) / RESULTS_NAME)
     tfds_split_builder = split_builder_lib.SplitBuilder(
-        split_dict=split_dict, features=features, dataset_size=None,
+        split_dict=split_dict, features=features, dataset_size=dataset_size,
         beam_options=beam_options, beam_runner=beam_runner,
         max_examples_per_split=None, example_writer=None)
     with tfds_split_builder.maybe_beam_pipeline():

@@ -267,7 +267,7 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
             results = beam_writer.write_splits(
                 shard_fns, templates={s: self._get_filename_template(split_name=s) for s in shard_fns},
                 specs=specs, features=self.info.features, file_format=self.info.file_format,
-                data_dir=self.data_dir, split_dict=self.info.splits,
+                data_dir=self.data_dir, split_dict=self.info.splits, dataset_size=self.info.dataset_size,
                 beam_options=download_config.beam_options, beam_runner=download_config.beam_runner)
         else:
             encoder = ExampleEncoder(self.info.features)
