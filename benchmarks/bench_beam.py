@@ -14,8 +14,9 @@ starting the workers, which import TensorFlow). Memory: the in-process child's p
 from ``wait4``. The Beam driver reports its own peak (``RUSAGE_SELF``), the largest
 worker's (``RUSAGE_CHILDREN``: the workers are its child processes, reaped when the
 pipeline ends), and the peak of the sum over its process tree, sampled every 20 ms.
-The two builds must give the same files byte for byte (exit 1 otherwise); there is no
-speed bar.
+Each build runs ``EO_TFDS_BENCH_BEAM_RUNS`` times (default 3), alternating, and the
+medians are compared (the machine may be shared). The two builds must give the same
+files byte for byte (exit 1 otherwise); there is no speed bar.
 
 Run: ``python -m benchmarks.bench_beam``.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -34,6 +36,7 @@ from pathlib import Path
 from benchmarks.bench_cloudsen12 import _peak_of, bench_dir, write_warm_source
 
 WORKERS = 2
+MODULE = "benchmarks.bench_beam"
 
 
 def _prepare(manual: str, data: str, beam_options=None) -> float:
@@ -102,26 +105,36 @@ def main() -> int:
         print("skipped: apache-beam is not installed (pip install 'eo-tfds[beam]')")
         return 0
     n = int(os.environ.get("EO_TFDS_BENCH_BEAM_PATCHES", "64"))
+    runs = int(os.environ.get("EO_TFDS_BENCH_BEAM_RUNS", "3"))
     cores = len(os.sched_getaffinity(0))
     work = Path(tempfile.mkdtemp(prefix="eo-tfds-bench-beam-", dir=bench_dir(n)))
+    local, beamed, same = [], [], True
     try:
         manual = work / "manual"
         split_bytes = write_warm_source(manual, n)
-        local = _peak_of("build_in_process", str(manual), str(work / "local"), module="benchmarks.bench_beam")
-        beamed = _peak_of("build_beam", str(manual), str(work / "beam"), module="benchmarks.bench_beam")
-        same = _same_files(work / "local", work / "beam")
+        for _ in range(runs):  # alternating, so that a busy moment of the machine hits both
+            local.append(_peak_of("build_in_process", str(manual), str(work / "local"), module=MODULE))
+            beamed.append(_peak_of("build_beam", str(manual), str(work / "beam"), module=MODULE))
+            same = same and _same_files(work / "local", work / "beam")
+            shutil.rmtree(work / "local")
+            shutil.rmtree(work / "beam")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     mib = lambda b: f"{b / 2**20:.0f} MiB"  # noqa: E731
+    secs = lambda rs: sorted(r["seconds"] for r in rs)  # noqa: E731
+    t_local, t_beam = statistics.median(secs(local)), statistics.median(secs(beamed))
+    peak = lambda key, rs=beamed: max(r[key] for r in rs)  # noqa: E731
     print(f"cloudsen12_hq/l1c Beam benchmark, cores {cores}, train split {n} patches = "
-          f"{split_bytes / 2**20:.0f} MiB, files in {work.parent}")
-    print(f"in-process build: {local['seconds']:.1f} s, peak RSS {mib(local['peak_rss'])}")
-    print(f"Beam DirectRunner, {WORKERS} worker processes: {beamed['seconds']:.1f} s; peak RSS "
-          f"driver {mib(beamed['driver_peak'])}, largest worker {mib(beamed['worker_peak'])} "
-          f"(sampled: {', '.join(mib(b) for b in beamed['worker_peaks_sampled'])}), whole process "
-          f"tree {mib(beamed['tree_peak_sampled'])} (sampled every 20 ms)")
-    print(f"ratio Beam / in-process time: {beamed['seconds'] / local['seconds']:.2f}x; "
+          f"{split_bytes / 2**20:.0f} MiB, files in {work.parent}, {runs} runs of each")
+    print(f"in-process build: median {t_local:.1f} s (runs {', '.join(f'{t:.1f}' for t in secs(local))}), "
+          f"peak RSS {mib(peak('peak_rss', local))}")
+    print(f"Beam DirectRunner, {WORKERS} worker processes: median {t_beam:.1f} s (runs "
+          f"{', '.join(f'{t:.1f}' for t in secs(beamed))}); peak RSS driver {mib(peak('driver_peak'))}, "
+          f"largest worker {mib(peak('worker_peak'))} (sampled: "
+          f"{', '.join(mib(b) for b in beamed[-1]['worker_peaks_sampled'])}), whole process tree "
+          f"{mib(peak('tree_peak_sampled'))} (sampled every 20 ms)")
+    print(f"ratio Beam / in-process time (medians): {t_beam / t_local:.2f}x; "
           f"identical files: {'yes' if same else 'NO'}")
     return 0 if same else 1
 
