@@ -31,7 +31,9 @@ setup(
     extras_require={
         "cpu": ["tensorflow-cpu>=2.16"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
-        "beam": ["apache-beam"],
+        # apache-beam for Beam generation; the `tfds` command of tensorflow-datasets 4.9.10
+        # imports both apache_beam and mlcroissant at start without declaring them
+        "beam": ["apache-beam", "mlcroissant"],
         "test": ["pytest"],
     },
     entry_points={"console_scripts": ["eo-tfds=conversion.cli:main"]},

@@ -55,6 +55,17 @@ def write_source(root: Path, n_train: int, seed: int = 0) -> None:
                 f.write(lab.tobytes())
 
 
+def write_warm_source(root: Path, n_train: int) -> int:
+    """:func:`write_source`, then the train split read once, so that every build reads
+    it from the same warm page cache; returns the train split's size in bytes."""
+    write_source(root, n_train)
+    for p in (root / "train").iterdir():
+        with open(p, "rb") as f:
+            while f.read(64 << 20):
+                pass
+    return sum(p.stat().st_size for p in (root / "train").iterdir())
+
+
 # ---------------------------------------------------------------- child programs
 
 def child_build_ours(manual: str, data: str) -> dict:
@@ -88,9 +99,10 @@ def child_build_plain(manual: str, out: str) -> dict:
     return {"seconds": time.perf_counter() - t}
 
 
-def _peak_of(kind: str, *args: str) -> dict:
-    """Run ``child_<kind>(*args)`` in a fresh interpreter; its result plus its own peak RSS (wait4)."""
-    code = (f"import json, sys; from benchmarks import bench_cloudsen12 as b; "
+def _peak_of(kind: str, *args: str, module: str = "benchmarks.bench_cloudsen12") -> dict:
+    """Run ``<module>.child_<kind>(*args)`` in a fresh interpreter; its result plus its peak
+    RSS (wait4: the largest of the child and of the processes it waited for)."""
+    code = (f"import json, sys; import {module} as b; "
             f"print('RESULT', json.dumps(b.child_{kind}(*sys.argv[1:])))")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", EO_TFDS_PROGRESS="0")
     root = str(Path(__file__).resolve().parents[1])
@@ -195,12 +207,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="eo-tfds-bench-", dir=bench_dir(n)))
     try:
         manual, data, plain = work / "manual", work / "data", work / "plain.tfrecord"
-        write_source(manual, n)
-        split_bytes = sum(p.stat().st_size for p in (manual / "train").iterdir())
-        for p in (manual / "train").iterdir():  # same warm page cache for both builds
-            with open(p, "rb") as f:
-                while f.read(64 << 20):
-                    pass
+        split_bytes = write_warm_source(manual, n)
         warm_memory(work, int(split_bytes * 1.1))
         plain_build = _peak_of("build_plain", str(manual), str(plain))
         warm_memory(work, int(split_bytes * 1.1))

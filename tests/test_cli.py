@@ -60,13 +60,18 @@ def test_verify_ok_then_flipped_byte_fails(built, synth, tmp_path):
     assert r.stderr.strip().count("\n") == 0, r.stderr
 
 
+def changed_source(synth, out, layer: str, offset: int):
+    """A copy of the CloudSEN12 sources in ``out`` with one int16 value of ``layer``
+    (e.g. ``"test/L1C_B3.dat"``) at ``offset`` changed by one."""
+    shutil.copytree(synth, out)
+    values = np.fromfile(out / layer, np.int16)
+    values[offset] += 1
+    values.tofile(out / layer)
+    return out
+
+
 def test_verify_detects_a_changed_source(built, synth, tmp_path):
-    manual = tmp_path / "manual"
-    shutil.copytree(synth, manual)
-    layer = manual / "test" / "L1C_B3.dat"
-    values = np.fromfile(layer, np.int16)
-    values[512 * 512 + 700] += 1  # patch 1
-    values.tofile(layer)
+    manual = changed_source(synth, tmp_path / "manual", "test/L1C_B3.dat", 512 * 512 + 700)  # patch 1
     r = run("verify", "cloudsen12_hq/l1c", "--data-dir", built, "--manual-dir", manual)
     assert r.returncode == 1
     assert "cloudsen12_hq-test.tfrecord" in r.stderr and "record 1" in r.stderr and "'image'" in r.stderr

@@ -5,9 +5,10 @@
   same shards. Without Beam, shards are written by a pool of threads with
   :class:`ExampleEncoder` (large tensors go into the record with a single copy) and
   per-band statistics of the training split are computed in the same pass. With Beam
-  (``DownloadConfig(beam_runner=...)``), TFDS's own shard-based path runs. Shards are
-  written by :func:`write_shard`, which gathers the :class:`StatsSpec` statistics of a
-  builder in the same pass.
+  (``DownloadConfig(beam_options=...)`` or ``beam_runner=...``), the same shards are
+  written by a Beam pipeline, one work item per shard (:mod:`tfds_builders.beam_writer`).
+  Both paths write with :func:`write_shard`, which gathers the :class:`StatsSpec`
+  statistics of a builder in the same pass: the datasets are byte for byte the same.
 - :func:`choose_num_shards`: the shard count for shards of roughly 100-300 MiB (the
   TFDS 4.9 writer honours only a count).
 - :func:`split_range`: contiguous, near-equal index ranges.
@@ -148,7 +149,9 @@ class ExampleEncoder:
             size += len(header) + data.nbytes
         small = {k: self._small_features[k].encode_example(example[k]) for k in self._small_features}
         if small:
-            ser = self._serializer.serialize_example(small)
+            # deterministic: protobuf (upb) orders map entries by a per-process hash
+            # seed, so a plain SerializeToString differs between processes (workers)
+            ser = self._serializer.get_tf_example(small).SerializeToString(deterministic=True)
             # strip the outer Example.features tag and length: keep the map entries
             pos = 1
             while ser[pos] & 0x80:
@@ -316,14 +319,14 @@ def write_shard(path, examples: Iterable[KeyExample], encoder: ExampleEncoder, f
             if on_example is not None:
                 on_example()
 
-    if file_format == file_adapters.FileFormat.TFRECORD:
+    if file_format == file_adapters.FileFormat.TFRECORD and "://" not in os.fspath(path):
         with TFRecordFile(path) as out:
             for _, example in gathered(examples):
                 out.write(encoder.encode_parts(example))
-    else:  # array_record and others: TFDS's adapter (it needs whole records)
+    else:  # array_record, or remote storage (gs://...): TFDS's adapter with whole records
         adapter = file_adapters.ADAPTER_FOR_FORMAT[file_format]
         adapter.write_examples(path, ((k, encoder.encode(e)) for k, e in gathered(examples)))
-    return ShardResult(count, os.path.getsize(path), stats)
+    return ShardResult(count, epath.Path(path).stat().length, stats)  # also on gs:// (Beam)
 
 
 def merge_stats(results: Sequence[ShardResult]) -> dict:
@@ -353,16 +356,27 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
 
     def _download_and_prepare(self, dl_manager, download_config=None):
         download_config = download_config or tfds.download.DownloadConfig()
-        if download_config.beam_runner is not None or download_config.beam_options is not None:
-            return super()._download_and_prepare(dl_manager, download_config)
         shard_fns = self._shard_iterators_per_split(dl_manager)
-        encoder = ExampleEncoder(self.info.features)
+        specs = {split: self._stats_specs() for split in shard_fns if split == self.STATS_SPLIT}
+        if download_config.beam_runner is not None or download_config.beam_options is not None:
+            from tfds_builders import beam_writer  # imports apache_beam: only when asked for
+
+            results = beam_writer.write_splits(
+                shard_fns, templates={s: self._get_filename_template(split_name=s) for s in shard_fns},
+                specs=specs, features=self.info.features, file_format=self.info.file_format,
+                data_dir=self.data_dir, split_dict=self.info.splits, dataset_size=self.info.dataset_size,
+                beam_options=download_config.beam_options, beam_runner=download_config.beam_runner)
+        else:
+            encoder = ExampleEncoder(self.info.features)
+            results = {split: self._write_split(split, fns, encoder, specs.get(split, {}))
+                       for split, fns in shard_fns.items()}
         split_infos = []
-        for split, fns in shard_fns.items():
-            specs = self._stats_specs() if split == self.STATS_SPLIT else {}
-            info, stats = self._write_split(split, fns, encoder, specs)
-            split_infos.append(info)
-            for key, acc in stats.items():
+        for split, shard_results in results.items():
+            split_infos.append(splits_lib.SplitInfo(
+                name=split, shard_lengths=[r.count for r in shard_results],
+                num_bytes=sum(r.num_bytes for r in shard_results),
+                filename_template=self._get_filename_template(split_name=split)))
+            for key, acc in merge_stats(shard_results).items():
                 self.info.metadata[key] = acc.as_dict()
         self.info.set_splits(splits_lib.SplitDict(split_infos))
 
@@ -371,8 +385,8 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
         return None
 
     def _write_split(self, split: str, shard_fns: Sequence[ShardFn], encoder: ExampleEncoder,
-                     specs: Mapping[str, StatsSpec]):
-        """Shards of one split written by a pool of threads; ``(SplitInfo, stats)``."""
+                     specs: Mapping[str, StatsSpec]) -> list[ShardResult]:
+        """Shards of one split written by a pool of threads; their results in shard order."""
         template = self._get_filename_template(split_name=split)
         num_shards = len(shard_fns)
         stop = threading.Event()
@@ -404,11 +418,7 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
                 raise
             finally:
                 progress.close()
-        info = splits_lib.SplitInfo(
-            name=split, shard_lengths=[r.count for r in results],
-            num_bytes=sum(r.num_bytes for r in results),
-            filename_template=template.replace(split=split))
-        return info, merge_stats(results)
+        return results
 
 
 def shard_fn(fn: Callable[..., Iterator[KeyExample]], *args, **kwargs) -> ShardFn:
