@@ -24,6 +24,8 @@ from parsers.errors import SourceDataError
 from tfds_builders.gedi_agbd import gedi_agbd_dataset_builder as builder_mod
 from tfds_builders.pipelines.gedi import gedi_agbd as pipeline
 
+from tests.test_gedi_parser import expected_example, load_raw
+
 SPEC = {  # SPEC.md: name -> (dtype, shape); "string" decodes to bytes
     "sentinel2": (np.int16, (32, 32, 12)),
     "worldcover": (np.uint8, (32, 32, 1)),
@@ -73,33 +75,8 @@ def raw_rows(manual, split) -> list[dict]:
     """The writer's rows of a split's files (name order) as the SPEC's examples, by hand."""
     rows = []
     for name in sorted(n for n in gedi.SAMPLE_FILES if n.startswith("test") == (split == "test")):
-        with h5py.File(manual / name, "r") as f:
-            raw = {k: ds[()] for k, ds in f["data"].items()}
-        for i in range(len(raw["GEDI Shot Number"])):
-            def text(key):
-                return bytes(raw[key][i, 0])
-            stats = np.zeros(12, np.float32)
-            for cls, fraction in raw["S2 SCL Stats"][i]:
-                stats[gedi.SCL_CLASS_NAMES.index(cls.decode())] = float(fraction)
-            rows.append({
-                "sentinel2": raw["Sentinel-2 L2A"][i].transpose(1, 2, 0),
-                "worldcover": raw["WorldCover"][i].transpose(1, 2, 0),
-                "copdem": raw["CopDEM"][i].transpose(1, 2, 0),
-                "agbd_raster": raw["AGBD Raster"][i].transpose(1, 2, 0),
-                "agbd": raw["AGBD Values"][i, 0],
-                "agbd_se": raw["AGBD Standard Error"][i, 0],
-                "lat_lon": raw["GEDI Lat Lon"][i],
-                "transform": raw["Transforms"][i],
-                "crs": text("CRS"),
-                "scl_stats": stats,
-                "s2_product": text("Sentinel-2 Product Name"),
-                "worldcover_tile": text("WorldCover Tile Name"),
-                "copdem_tile": text("CopDEM Tile Name"),
-                "gedi_product": text("GEDI Product Name"),
-                "acquisition_time": text("GEDI Acquisition Time"),
-                "shot_number": raw["GEDI Shot Number"][i, 0],
-                "delta_time": np.float64(raw["GEDI Delta Time"][i, 0]),  # float32 in the file
-            })
+        raw = load_raw(manual / name)
+        rows.extend(expected_example(raw, i) for i in range(len(raw["GEDI Shot Number"])))
     return rows
 
 
