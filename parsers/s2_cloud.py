@@ -42,12 +42,12 @@ import logging
 import os
 import pathlib
 import re
-import struct
 from typing import Iterator
 
 import numpy as np
 
 from parsers.errors import SourceDataError
+from parsers.tfrecord import record_spans
 
 log = logging.getLogger(__name__)
 
@@ -269,26 +269,6 @@ def parse_record(raw: bytes, *, tile: str, path: os.PathLike | str = "<record>",
     }
 
 
-def _scan_records(path: pathlib.Path) -> tuple[int, bool]:
-    """Counts records from their length headers only (no CRC, no payload read).
-
-    Returns (records found, whether the file ends exactly after the last one).
-    """
-    size = path.stat().st_size
-    count = pos = 0
-    with open(path, "rb") as f:
-        while pos < size:
-            head = f.read(8)
-            if len(head) < 8:
-                return count, False
-            pos += 8 + 4 + struct.unpack("<Q", head)[0] + 4  # length, crc, data, crc
-            if pos > size:
-                return count, False
-            f.seek(pos)
-            count += 1
-    return count, True
-
-
 def _iter_raw_records(path: pathlib.Path) -> Iterator[tuple[int, bytes]]:
     """(index, serialized record) with CRCs checked; errors name the record index."""
     import tensorflow as tf
@@ -323,7 +303,8 @@ def iter_file(path: os.PathLike | str) -> Iterator[tuple[str, dict]]:
                               "keep the publisher's file names")
     if not path.is_file():
         raise SourceDataError(path, "file not found", "check the manual_dir layout")
-    count, clean = _scan_records(path)
+    spans, framing_error = record_spans(path)  # length headers only: no CRC, no payload
+    count, clean = len(spans), framing_error is None
     if not clean or count != name.num_records:
         # Let a CRC / truncation error (with its record index) take precedence.
         checked = sum(1 for _ in _iter_raw_records(path))

@@ -94,3 +94,27 @@ def test_band_stats_exact_and_independent_of_the_split(dtype):
         assert got["min"][b] == float(x.min()) and got["max"][b] == float(x.max())
     if info:
         assert parts.as_dict() == got  # integer sums: identical however the pass is split
+
+
+def test_record_spans_walks_the_framing_and_names_each_break(tmp_path):
+    from parsers.tfrecord import FramingError, record_spans
+
+    path = tmp_path / "r.tfrecord"
+    records = [b"a" * 10, b"", b"b" * 300]
+    with TFRecordFile(path) as f:
+        for r in records:
+            f.write([r])
+    raw = path.read_bytes()
+    spans, error = record_spans(path, check_length_crc=True)
+    assert error is None and [raw[s:s + n] for s, n in spans] == records
+    cut = tmp_path / "cut.tfrecord"
+    cut.write_bytes(raw[:-3])  # the last record's data CRC cut short
+    spans, error = record_spans(cut)
+    assert len(spans) == 2 and error == FramingError("past_end", 16 + 10 + 16)
+    cut.write_bytes(raw[:16 + 10 + 5])  # the second header cut short
+    assert record_spans(cut)[1] == FramingError("cut", 26)
+    bad = bytearray(raw)
+    bad[26 + 8] ^= 1  # the second record's length CRC
+    cut.write_bytes(bytes(bad))
+    assert record_spans(cut)[1] is None  # unchecked: only lengths are read
+    assert record_spans(cut, check_length_crc=True) == ([spans[0]], FramingError("crc", 26))

@@ -32,6 +32,7 @@ from tensorflow_datasets.core import splits as splits_lib
 from tqdm.auto import tqdm
 
 from parsers.errors import SourceDataError
+from parsers.tfrecord import masked_crc
 from tfds_builders.stats import BandStats
 
 MiB = 1 << 20
@@ -198,10 +199,6 @@ class ExampleEncoder:
 
 # ----------------------------------------------------------------------- writing
 
-def _masked_crc(crc: int) -> int:
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
 class TFRecordFile:
     """A TFRecord file written from records given as lists of buffers.
 
@@ -229,8 +226,8 @@ class TFRecordFile:
         crc = 0
         for v in views:
             crc = crc32c.crc32c(v, value=crc)
-        head = length + struct.pack("<I", _masked_crc(crc32c.crc32c(length)))
-        tail = struct.pack("<I", _masked_crc(crc))
+        head = length + struct.pack("<I", masked_crc(crc32c.crc32c(length)))
+        tail = struct.pack("<I", masked_crc(crc))
         if any(v.nbytes >= self.DIRECT_BYTES for v in views):
             self._writev([bytes(self._buffer), head, *views, tail])
             self._buffer.clear()

@@ -19,21 +19,15 @@ from __future__ import annotations
 
 import mmap
 import os
-import struct
 import threading
 from collections.abc import Mapping, Sequence
 
-import crc32c
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from parsers import tfrecord
 from parsers.errors import SourceDataError
-
-
-def _masked_crc(data: bytes) -> int:
-    crc = crc32c.crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 class RecordIndex:
@@ -69,35 +63,30 @@ class RecordIndex:
         return out
 
 
+_FRAMING = {
+    "cut": ("record header cut short at byte {pos}", "rebuild the dataset (eo-tfds build --overwrite)"),
+    "crc": ("record {index}: length CRC mismatch at byte {pos}",
+            "the shard is corrupt: rebuild it (eo-tfds build --overwrite)"),
+    "past_end": ("record {index} runs past the end of the file",
+                 "the shard is truncated: rebuild it (eo-tfds build --overwrite)"),
+}
+
+
 def _scan(path: str, layout: Mapping | None) -> list[int]:
     """Record starts of one file; raises :class:`SourceDataError` on broken framing and
     ``_LayoutMismatch`` when a record's raw entries are not where ``layout`` says."""
-    out = []
-    with open(path, "rb") as f:
-        fd = f.fileno()
-        size = os.fstat(fd).st_size
-        pos = 0
-        while pos < size:
-            head = os.pread(fd, 12, pos)
-            if len(head) < 12:
-                raise SourceDataError(path, f"record header cut short at byte {pos}",
-                                      "rebuild the dataset (eo-tfds build --overwrite)")
-            length_bytes = head[:8]
-            if struct.unpack("<I", head[8:])[0] != _masked_crc(length_bytes):
-                raise SourceDataError(path, f"record {len(out)}: length CRC mismatch at byte {pos}",
-                                      "the shard is corrupt: rebuild it (eo-tfds build --overwrite)")
-            (length,) = struct.unpack("<Q", length_bytes)
-            start = pos + 12
-            if start + length + 4 > size:
-                raise SourceDataError(path, f"record {len(out)} runs past the end of the file",
-                                      "the shard is truncated: rebuild it (eo-tfds build --overwrite)")
-            for header, data_offset, *_ in (layout or {}).values():
-                got = os.pread(fd, len(header), start + data_offset - len(header))
-                if got != header or data_offset > length:
-                    raise _LayoutMismatch(path)
-            out.append(start)
-            pos = start + length + 4
-    return out
+    spans, error = tfrecord.record_spans(path, check_length_crc=True)
+    if error is not None:
+        problem, remedy = _FRAMING[error.kind]
+        raise SourceDataError(path, problem.format(pos=error.pos, index=len(spans)), remedy)
+    if layout:
+        with open(path, "rb") as f:
+            for start, length in spans:
+                for header, data_offset, *_ in layout.values():
+                    got = os.pread(f.fileno(), len(header), start + data_offset - len(header))
+                    if got != header or data_offset > length:
+                        raise _LayoutMismatch(path)
+    return [start for start, _ in spans]
 
 
 class _LayoutMismatch(Exception):
@@ -140,6 +129,8 @@ class CropReader:
         self.crop_size = crop_size
         self.names = list(names)
         self._entries = [layout[n] for n in self.names]
+        self._row_bytes = [int(np.prod(shape[1:], dtype=np.int64)) * dtype.size
+                           for _, _, shape, dtype in self._entries]
         self._affine = {}
         for name, (scale, offset) in (affine or {}).items():
             # tiled to a whole crop row: the multiply-add then runs over long vectors
@@ -179,7 +170,8 @@ class CropReader:
             m = self._map(int(shards[k]))
             offset, row, col = int(offsets[k]), int(rows[k]), int(cols[k])
             lo, hi = None, 0
-            for out, name, (_, data_offset, shape, dtype) in zip(outs, self.names, self._entries):
+            for out, name, (_, data_offset, shape, dtype), row_bytes in zip(
+                    outs, self.names, self._entries, self._row_bytes):
                 start = offset + data_offset
                 full = np.ndarray(shape, dtype.as_numpy_dtype, buffer=m, offset=start)
                 window = full[row:row + cs, col:col + cs]
@@ -191,7 +183,6 @@ class CropReader:
                     flat *= scale
                     flat += shift
                 del full, window
-                row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.size
                 first, last = start + row * row_bytes, start + (row + cs) * row_bytes
                 lo = first if lo is None else min(lo, first)
                 hi = max(hi, last)
