@@ -134,8 +134,9 @@ def beam_flags(options: str | None = None) -> list[str]:
     """Beam pipeline flags of ``build --beam``: the local DirectRunner with one worker
     process per core, then ``options`` (comma-separated ``name=value``, as ``tfds build
     --beam_pipeline_options``), which win: ``runner=DataflowRunner,project=...``."""
-    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    flags = ["--runner=DirectRunner", f"--direct_num_workers={workers}",
+    from tfds_builders.core import cores
+
+    flags = ["--runner=DirectRunner", f"--direct_num_workers={cores()}",
              "--direct_running_mode=multi_processing",
              "--default_sdk_harness_log_level=WARNING"]  # workers log each channel at INFO
     return flags + [f"--{opt.strip().lstrip('-')}" for opt in (options or "").split(",") if opt.strip()]

@@ -57,12 +57,17 @@ def split_range(n: int, parts: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
+def cores() -> int:
+    """The cores this process may run on."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
 def num_workers() -> int:
     """Writer threads: one per core (``EO_TFDS_WORKERS`` overrides)."""
     env = os.environ.get("EO_TFDS_WORKERS")
     if env:
         return max(1, int(env))
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return cores()
 
 
 # ----------------------------------------------------------------------- encoding
@@ -458,4 +463,4 @@ def manual_dir(dl_manager, instructions: str):
 
 __all__ = ["EoBuilder", "ExampleEncoder", "TFRecordFile", "BandStats", "StatsSpec", "ShardResult", "write_shard",
            "merge_stats", "choose_num_shards", "split_range",
-           "shard_fn", "total_bytes_estimate", "num_workers", "manual_dir"]
+           "shard_fn", "total_bytes_estimate", "cores", "num_workers", "manual_dir"]

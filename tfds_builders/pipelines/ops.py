@@ -17,6 +17,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core import example_parser
 
+from tfds_builders.core import cores
+
 AUTOTUNE = tf.data.AUTOTUNE
 
 
@@ -46,7 +48,7 @@ def read_records(builder: tfds.core.DatasetBuilder, split: str, *, shuffle_files
     reader off the critical path.
     """
     files = [os.fspath(p) for p in builder.info.splits[split].filepaths]
-    cycle = cycle_length or max(2, len(os.sched_getaffinity(0)))
+    cycle = cycle_length or max(2, cores())
     if len(files) == 1:  # one shard: still read ahead on another thread
         return tf.data.TFRecordDataset(files, num_parallel_reads=1)
     files_ds = tf.data.Dataset.from_tensor_slices(files)
