@@ -382,19 +382,20 @@ def test_crop_reader_matches_decoded_examples(data_dir):
     index = records.record_index(builder, "train", layout)
     examples = list(tfds.as_numpy(builder.as_dataset("train", shuffle_files=False)))
     scale, offset = ops.normalize_affine(*ops.band_stats(builder, True))
-    plain = records.CropReader(index.files, layout, ("image", "label"), 96)
-    normed = records.CropReader(index.files, layout, ("image", "label"), 96,
+    plain = records.CropReader(index, layout, ("image", "label"), 96)
+    normed = records.CropReader(index, layout, ("image", "label"), 96,
                                 {"image": (scale, offset)})
     rows, cols = [0, 416, 7, 200], [416, 0, 300, 33]
-    images, labels = plain.read_batch(index.shard, index.offset, rows, cols)
+    positions = range(len(index))
+    images, labels = plain.read_batch(positions, rows, cols)
     for k, ex in enumerate(examples):
         r, c = rows[k % 4], cols[k % 4]
         np.testing.assert_array_equal(images[k], ex["image"][r:r + 96, c:c + 96])
         np.testing.assert_array_equal(labels[k], ex["label"][r:r + 96, c:c + 96])
-        img, _ = normed.read(index.shard[k], index.offset[k], r, c)
+        img, _ = normed.read(k, r, c)
         np.testing.assert_allclose(img, ex["image"][r:r + 96, c:c + 96] * scale + offset, rtol=1e-6)
     plain.release_pages = True  # handing pages back changes nothing read
-    again, _ = plain.read_batch(index.shard, index.offset, rows, cols)
+    again, _ = plain.read_batch(positions, rows, cols)
     np.testing.assert_array_equal(again, images)
 
 

@@ -19,7 +19,9 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
     """A batched, prefetched ``(x, y, sample_weight)`` dataset that ``model.fit`` takes as it is.
 
     Args:
-        split: ``"train"``, ``"validation"`` or ``"test"`` (TFDS slicing works too).
+        split: ``"train"``, ``"validation"`` or ``"test"``, or any split string
+            ``tfds.load`` takes (``"train[:10%]"``, ``"train[-5:]"``,
+            ``"validation+test"``): the same examples as ``tfds.load`` gives.
         config: ``"l1c"`` (13 bands), ``"l2a"`` (12) or ``"s1"`` (3).
         data_dir: where ``eo-tfds build`` prepared the dataset.
         crop_size: side of the square crops (at most 509 for random/center, 512 for grid).
@@ -45,16 +47,22 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-    base_split = split.split("[")[0]
-    if augment and base_split != "train":
+    training = ops.is_training(split)
+    if augment and not training:
         raise ValueError(f"augment=True is for the train split only, not {split!r}")
     builder = ops.load_builder(f"cloudsen12_hq/{config}", data_dir)
     meta = builder.info.metadata
     box = tuple(meta["valid_box"])
     height, width = builder.info.features["image"].shape[:2]
     nbands = builder.info.features["image"].shape[-1]
+    num_classes = len(meta["class_names"])
+    if mode == "grid":
+        crop_size = ops.check_crop_size(crop_size, 1, min(height, width), f"the {height} x {width} patch")
+    else:
+        crop_size = ops.check_crop_size(crop_size, 1, min(box[2] - box[0], box[3] - box[1]),
+                                        f"the valid box {list(box)}")
     if shuffle is None:
-        shuffle = base_split == "train"
+        shuffle = training
     stats = ops.band_stats(builder, normalize) if (normalize or augment) else None
     reflectance = np.dtype(builder.info.features["image"].np_dtype).kind == "i"
 
@@ -92,14 +100,14 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
         # Fast path: the crop's bytes only, by offset, from the memory-mapped shards, one
         # call per batch, cast and normalised in the same copy.
         affine = {"image": ops.normalize_affine(*stats)} if normalize else None
-        reader = records.CropReader(index.files, layout, ("image", "label"), crop_size, affine)
+        reader = records.CropReader(index, layout, ("image", "label"), crop_size, affine)
 
-        def place(element, seed_pair):
-            return (element[0], element[1]) + tuple(origin(seed_pair))
+        def place(position, seed_pair):
+            return (position,) + tuple(origin(seed_pair))
 
-        def read_batch(shard, offset, row, col):
-            image, label = reader(shard, offset, row, col, batched=True)
-            y, w = ops.label_weights(label)
+        def read_batch(position, row, col):
+            image, label = reader(position, row, col, batched=True)
+            y, w = ops.label_weights(label, num_classes)
             return finish_batch(image, y, w, normalized=affine is not None)
 
         ds = records.index_dataset(index, shuffle=shuffle, seed=seed)
@@ -115,7 +123,7 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
             label = ex["label"]
             xs, ys, ws = [], [], []
             for row, col, owned in tiles:
-                y, w = ops.label_weights(label[row:row + crop_size, col:col + crop_size])
+                y, w = ops.label_weights(label[row:row + crop_size, col:col + crop_size], num_classes)
                 w = w * ops.box_mask((crop_size, crop_size), owned)
                 xs.append(ex["image"][row:row + crop_size, col:col + crop_size])
                 ys.append(y)
@@ -125,11 +133,11 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
         ds = ds.map(tile_all, num_parallel_calls=ops.AUTOTUNE).unbatch()
     else:
         if index is not None:  # augmenting: crops one by one, augmented in the graph
-            reader = records.CropReader(index.files, layout, ("image", "label"), crop_size)
+            reader = records.CropReader(index, layout, ("image", "label"), crop_size)
             ds = records.index_dataset(index, shuffle=shuffle, seed=seed)
 
-            def window(element, row, col):
-                return reader(element[0], element[1], row, col)
+            def window(position, row, col):
+                return reader(position, row, col)
         elif layout:
             # whole records through tf.data (shards not local): crop from the record bytes
             ds = ops.read_records(builder, split, shuffle_files=shuffle, seed=seed)
@@ -156,7 +164,7 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
         def crop(element, seed_pair):
             row, col = origin(seed_pair)
             image, label = window(element, row, col)
-            y, w = ops.label_weights(label)
+            y, w = ops.label_weights(label, num_classes)
             if augment:
                 image, y, w = augment_crop(image, y, w, seed_pair)
             return image, y, w

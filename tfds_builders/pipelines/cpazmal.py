@@ -97,11 +97,10 @@ def cpazmal(split: str = "train", *, config="scenario1", data_dir=None, batch_si
     builder = _builder(config, data_dir)
     cfg = builder.builder_config
     scenario = cfg.scenario
-    base_split = split.split("[")[0]
-    if base_split not in src.SCENARIO_SPLITS[scenario]:
+    if not set(ops.split_names(split)) <= set(src.SCENARIO_SPLITS[scenario]):
         raise ValueError(f"{scenario} has splits {src.SCENARIO_SPLITS[scenario]}, not {split!r}")
     if shuffle is None:
-        shuffle = base_split in ("train", "source")
+        shuffle = ops.is_training(split, ("train", "source"))
     stats = None
     if normalize:
         stats = ops.band_stats(builder, normalize)

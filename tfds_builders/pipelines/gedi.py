@@ -129,9 +129,9 @@ def gedi_agbd(split: str, *, data_dir=None, batch_size: int = 64,
     if not 2 <= size <= PATCH:
         raise ValueError(f"crop_size must be between 2 and {PATCH} (it must hold the "
                          f"footprint centre), not {crop_size!r}")
-    base_split = split.split("[")[0]
+    training = ops.is_training(split)
     if shuffle is None:
-        shuffle = base_split == "train"
+        shuffle = training
     if crop_mode is None:
         crop_mode = "random" if shuffle else "center"
     if crop_mode not in CROP_MODES:

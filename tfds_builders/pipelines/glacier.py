@@ -95,8 +95,7 @@ def glacier_interp(split: str, *, data_dir=None, crop_size: int = 512, mode: str
         ``sample_weight`` float32 ``(B, crop, crop)``: 1 on scene pixels labelled 0 or 1,
         0 outside the scene and on any other label value.
     """
-    base_split = split.split("[")[0]
-    is_train = base_split == "train"
+    is_train = ops.is_training(split)
     if mode is None:
         mode = "random" if is_train else "grid"
     if mode not in MODES:

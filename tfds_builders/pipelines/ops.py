@@ -17,7 +17,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core import example_parser
 
-from tfds_builders.core import cores
+from tfds_builders.pipelines import records
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -41,22 +41,22 @@ def load_builder(name: str, data_dir: str | os.PathLike | None = None) -> tfds.c
 
 
 def read_records(builder: tfds.core.DatasetBuilder, split: str, *, shuffle_files: bool = False,
-                 seed: int | None = None, cycle_length: int | None = None) -> tf.data.Dataset:
-    """Serialized records of a prepared TFRecord split, read by parallel readers.
+                 seed: int | None = None) -> tf.data.Dataset:
+    """Serialized records of any split string of a prepared TFRecord build, each checked
+    against its CRC (:func:`records.read_records`); ``shuffle_files`` shuffles all the
+    records (a new permutation each epoch)."""
+    return records.read_records(builder, split, shuffle=shuffle_files, seed=seed)
 
-    ``cycle_length`` readers (default: one per core) keep the single-threaded record
-    reader off the critical path.
-    """
-    files = [os.fspath(p) for p in builder.info.splits[split].filepaths]
-    cycle = cycle_length or max(2, cores())
-    if len(files) == 1:  # one shard: still read ahead on another thread
-        return tf.data.TFRecordDataset(files, num_parallel_reads=1)
-    files_ds = tf.data.Dataset.from_tensor_slices(files)
-    if shuffle_files:
-        files_ds = files_ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    return files_ds.interleave(
-        tf.data.TFRecordDataset, cycle_length=min(cycle, len(files)),
-        num_parallel_calls=AUTOTUNE, deterministic=seed is not None or not shuffle_files)
+
+def split_names(split: str) -> list[str]:
+    """The split names a split string reads: ``"train[:10%]+validation"`` -> ``["train", "validation"]``."""
+    return [part.split("[")[0].strip() for part in str(split).split("+")]
+
+
+def is_training(split: str, training: Sequence[str] = ("train",)) -> bool:
+    """True when every part of the split string reads a training split (the pipelines'
+    defaults: shuffle and augment there only)."""
+    return all(name in training for name in split_names(split))
 
 
 def record_decoder(builder: tfds.core.DatasetBuilder):
@@ -67,17 +67,17 @@ def record_decoder(builder: tfds.core.DatasetBuilder):
 
 
 def read_examples(builder: tfds.core.DatasetBuilder, split: str, *, shuffle_files: bool = False,
-                  seed: int | None = None, cycle_length: int | None = None) -> tf.data.Dataset:
-    """Decoded example dicts of a prepared split, read and parsed in parallel.
+                  seed: int | None = None) -> tf.data.Dataset:
+    """Decoded example dicts of any split string of a prepared build, checked, in
+    ``tfds.load``'s order (or shuffled as a whole each epoch with ``shuffle_files``).
 
     TFRecord shards go through :func:`read_records` and a parallel parse with the
-    builder's own features; other file formats through ``tfds.data_source``.
+    builder's own features; ArrayRecord shards through ``tfds.data_source``.
     """
     if builder.info.file_format != tfds.core.file_adapters.FileFormat.TFRECORD:
-        return _read_random_access(builder, split, shuffle_files, seed)
-    records = read_records(builder, split, shuffle_files=shuffle_files, seed=seed,
-                           cycle_length=cycle_length)
-    return records.map(record_decoder(builder), num_parallel_calls=AUTOTUNE, deterministic=True)
+        return records.data_source_examples(builder, split, shuffle=shuffle_files, seed=seed)
+    return read_records(builder, split, shuffle_files=shuffle_files, seed=seed).map(
+        record_decoder(builder), num_parallel_calls=AUTOTUNE, deterministic=True)
 
 
 def raw_layout(builder: tfds.core.DatasetBuilder) -> dict | None:
@@ -112,20 +112,6 @@ def crop_raw(record: tf.Tensor, entry, row, col, crop_size: int) -> tf.Tensor:
     rows = tf.strings.substr(record, starts, tf.fill([crop_size], crop_size * pixel))
     values = tf.io.decode_raw(rows, dtype, little_endian=True)
     return tf.reshape(values, (crop_size, crop_size) + tuple(shape[2:]))
-
-
-def _read_random_access(builder, split, shuffle, seed) -> tf.data.Dataset:
-    """Examples of an ArrayRecord build (``tfds.data_source``); shuffled by index if asked."""
-    source = builder.as_data_source(split)
-    n = len(source)
-    spec = builder.info.features.get_tensor_spec()
-
-    def generate():
-        order = np.random.default_rng(seed).permutation(n) if shuffle else range(n)
-        for i in order:
-            yield source[int(i)]
-
-    return tf.data.Dataset.from_generator(generate, output_signature=spec)
 
 
 def with_seeds(ds: tf.data.Dataset, seed: int | None) -> tf.data.Dataset:
@@ -203,11 +189,27 @@ def box_mask(shape: Sequence[int], box: Sequence[int], row=0, col=0) -> tf.Tenso
     return tf.cast(tf.logical_and(inr[:, None], inc[None, :]), tf.float32)
 
 
-def label_weights(label: tf.Tensor, ignore_value: int = 255) -> tuple[tf.Tensor, tf.Tensor]:
-    """``(y, w)``: label as int32 with ``ignore_value`` replaced by 0, and float32 weight 0 there."""
+def label_weights(label: tf.Tensor, num_classes: int | None = None,
+                  ignore_value: int = 255) -> tuple[tf.Tensor, tf.Tensor]:
+    """``(y, w)``: the label as int32 and a float32 weight that is 0 where the label is
+    no class: ``ignore_value``, and with ``num_classes`` any value outside
+    ``[0, num_classes)`` (a damaged label never trains with weight > 0). ``y`` is 0 there."""
     valid = tf.not_equal(label, tf.cast(ignore_value, label.dtype))
+    if num_classes is not None:
+        value = tf.cast(label, tf.int64)
+        valid = tf.logical_and(valid, tf.logical_and(value >= 0, value < num_classes))
     y = tf.where(valid, tf.cast(label, tf.int32), 0)
     return y, tf.cast(valid, tf.float32)
+
+
+def check_crop_size(crop_size, smallest: int, largest: int, what: str = "the image") -> int:
+    """``crop_size`` as an int, or a ValueError (raised before any graph is traced) when
+    it is not an integer in ``[smallest, largest]``."""
+    if isinstance(crop_size, bool) or not isinstance(crop_size, (int, np.integer)):
+        raise ValueError(f"crop_size must be an integer, not {crop_size!r}")
+    if not smallest <= crop_size <= largest:
+        raise ValueError(f"crop_size must lie between {smallest} and {largest} ({what}), not {crop_size}")
+    return int(crop_size)
 
 
 # ------------------------------------------------------------------ augmentations

@@ -1,81 +1,129 @@
-"""Crops read straight from the prepared shards, by byte offset.
+"""Records of prepared shards, read by offset and checked: the one read path of the pipelines.
 
-eo-tfds writes every raw, fixed-shape tensor at a fixed offset inside its record
-(``core.ExampleEncoder.raw_layout``). A training pipeline that takes a 256 x 256 crop of
-a 512 x 512 x 13 patch therefore needs a quarter of the record's bytes, not all of it:
-:class:`RecordIndex` finds where every record starts from the TFRecord framing (one
-small read per record, length CRCs checked, and the raw entries' headers checked
-against the layout), and :class:`CropReader` copies only the crop's rows out of the
-memory-mapped shard, optionally cast and normalised in the same pass.
+Which records a split string means (``"train[:10%]"``, ``"train[-5:]"``,
+``"train+validation"``) is TFDS's answer, the split's *file instructions*: per shard, how
+many records to skip and take. :func:`record_index` turns them into a
+:class:`RecordIndex`: where each chosen record starts, how long it is and which record of
+its shard it is, found from the TFRecord framing (one 12-byte read per record, the
+length CRCs checked). Every pipeline reads through it, whatever its mode:
 
-The data CRC of a record covers all of its bytes, so a crop read this way does not
-check it: ``eo-tfds verify`` does (and any full read through ``tf.data``). Shards that
-are not local files, or whose records do not have eo-tfds's layout (e.g. written by
-TFDS's own writer), get ``None`` from :func:`record_index`, and pipelines fall back to
-reading whole records.
+- :class:`RecordReader` returns whole serialized records (then parsed as TFDS parses them);
+- :class:`CropReader` copies only a crop's rows of raw (H, W[, C]) tensors out of the
+  memory-mapped shards (eo-tfds writes them at fixed offsets,
+  ``core.ExampleEncoder.raw_layout``), optionally cast and normalised in the same copy.
+
+Both check each record's data CRC32C (hardware CRC, about 18 GB/s a core, the GIL
+released) every time they read it, so a record that fails its check never reaches a
+model: the read raises :class:`~parsers.errors.SourceDataError` naming the shard and the
+record. Shards that are not local files (gs://, s3://) are read by TensorFlow's own
+reader over the same file instructions (it checks the CRCs too); ArrayRecord builds
+through ``tfds.data_source`` (which checks its own chunk hashes), with the shard named
+when a read fails.
 """
 
 from __future__ import annotations
 
 import mmap
 import os
+import struct
 import threading
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
+import crc32c
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from parsers import tfrecord
 from parsers.errors import SourceDataError
+from tfds_builders.core import cores
+
+_REBUILD = "the shard is corrupt: rebuild the dataset (eo-tfds build --overwrite)"
+
+
+class FileSlice(NamedTuple):
+    """Records ``[skip, skip + take)`` of one shard file."""
+
+    path: str
+    skip: int
+    take: int
+
+
+def file_slices(builder: tfds.core.DatasetBuilder, split: str) -> list[FileSlice]:
+    """The shards and record ranges that ``split`` means, in ``tfds.load``'s order:
+    any split string ``tfds.load`` takes (slices in % or absolute, negative indices,
+    ``a+b`` merges)."""
+    out = []
+    for i in builder.info.splits[split].file_instructions:
+        n = int(i.examples_in_shard) if i.examples_in_shard is not None else None
+        take = i.take if i.take is not None and i.take >= 0 else (n - i.skip if n is not None else -1)
+        out.append(FileSlice(os.fspath(i.filename), int(i.skip), int(take)))
+    return out
+
+
+def is_local_tfrecord(builder: tfds.core.DatasetBuilder, split: str) -> bool:
+    """True when ``split``'s shards are TFRecord files on a local file system."""
+    if builder.info.file_format != tfds.core.file_adapters.FileFormat.TFRECORD:
+        return False
+    files = {s.path for s in file_slices(builder, split)}
+    return all(os.path.isfile(f) for f in files)
 
 
 class RecordIndex:
-    """Where the records of some TFRecord files start: ``shard`` (int32) and ``offset``
-    (int64, the first byte of the serialized example) per record, in file order."""
+    """Records of some TFRecord files, in a chosen order: per record ``shard`` (int32,
+    index into :attr:`files`), ``offset`` (int64, first byte of the serialized
+    example), ``length`` (int64) and ``number`` (int64, the record's place in its shard,
+    for error messages)."""
 
     def __init__(self, files: Sequence[str], layout: Mapping | None = None):
         self.files = [os.fspath(f) for f in files]
-        shards, offsets = [], []
-        for k, path in enumerate(self.files):
-            found = _scan(path, layout)
-            shards.append(np.full(len(found), k, np.int32))
-            offsets.append(np.asarray(found, np.int64))
-        self.shard = np.concatenate(shards) if shards else np.zeros(0, np.int32)
-        self.offset = np.concatenate(offsets) if offsets else np.zeros(0, np.int64)
+        spans = [_scan(path, layout) for path in self.files]
+        self.shard = np.concatenate([np.full(len(s), k, np.int32) for k, s in enumerate(spans)]
+                                    or [np.zeros(0, np.int32)])
+        self.offset = np.asarray([start for s in spans for start, _ in s], np.int64)
+        self.length = np.asarray([length for s in spans for _, length in s], np.int64)
+        self.number = np.concatenate([np.arange(len(s), dtype=np.int64) for s in spans]
+                                     or [np.zeros(0, np.int64)])
 
     def __len__(self) -> int:
         return len(self.offset)
 
-    def select(self, ranges: Sequence[tuple[str, int, int]]) -> "RecordIndex":
-        """The records ``[skip, skip + take)`` of each named file (TFDS file instructions)."""
-        keep = []
+    def select(self, slices: Sequence[FileSlice | tuple]) -> "RecordIndex":
+        """The records ``[skip, skip + take)`` of each named file, in the order given
+        (a split's :func:`file_slices`)."""
         starts = np.searchsorted(self.shard, np.arange(len(self.files)))
-        for path, skip, take in ranges:
+        counts = np.bincount(self.shard, minlength=len(self.files))
+        keep = []
+        for path, skip, take in slices:
             k = self.files.index(os.fspath(path))
-            n = int(np.sum(self.shard == k))
+            n = int(counts[k])
             stop = n if take is None or take < 0 else min(n, skip + take)
             keep.append(np.arange(starts[k] + skip, starts[k] + stop))
+        sel = np.concatenate(keep) if keep else np.zeros(0, np.int64)
         out = object.__new__(RecordIndex)
         out.files = self.files
-        sel = np.concatenate(keep) if keep else np.zeros(0, np.int64)
         out.shard, out.offset = self.shard[sel], self.offset[sel]
+        out.length, out.number = self.length[sel], self.number[sel]
         return out
 
 
 _FRAMING = {
     "cut": ("record header cut short at byte {pos}", "rebuild the dataset (eo-tfds build --overwrite)"),
-    "crc": ("record {index}: length CRC mismatch at byte {pos}",
-            "the shard is corrupt: rebuild it (eo-tfds build --overwrite)"),
+    "crc": ("record {index}: length CRC mismatch at byte {pos}", _REBUILD),
     "past_end": ("record {index} runs past the end of the file",
                  "the shard is truncated: rebuild it (eo-tfds build --overwrite)"),
 }
 
 
-def _scan(path: str, layout: Mapping | None) -> list[int]:
-    """Record starts of one file; raises :class:`SourceDataError` on broken framing and
+def _scan(path: str, layout: Mapping | None) -> list[tfrecord.Span]:
+    """Record spans of one file; raises :class:`SourceDataError` on broken framing and
     ``_LayoutMismatch`` when a record's raw entries are not where ``layout`` says."""
-    spans, error = tfrecord.record_spans(path, check_length_crc=True)
+    try:
+        spans, error = tfrecord.record_spans(path, check_length_crc=True)
+    except PermissionError as e:
+        raise SourceDataError(path, f"cannot read the shard ({e.strerror})",
+                              "check the file's permissions") from None
     if error is not None:
         problem, remedy = _FRAMING[error.kind]
         raise SourceDataError(path, problem.format(pos=error.pos, index=len(spans)), remedy)
@@ -86,46 +134,123 @@ def _scan(path: str, layout: Mapping | None) -> list[int]:
                     got = os.pread(f.fileno(), len(header), start + data_offset - len(header))
                     if got != header or data_offset > length:
                         raise _LayoutMismatch(path)
-    return [start for start, _ in spans]
+    return spans
 
 
 class _LayoutMismatch(Exception):
     pass
 
 
-def record_index(builder: tfds.core.DatasetBuilder, split: str, layout: Mapping) -> RecordIndex | None:
-    """The :class:`RecordIndex` of ``split`` (TFDS slicing honoured) when its shards are
-    local TFRecord files in eo-tfds's layout, else None."""
-    if builder.info.file_format != tfds.core.file_adapters.FileFormat.TFRECORD:
+def record_index(builder: tfds.core.DatasetBuilder, split: str, layout: Mapping | None = None
+                 ) -> RecordIndex | None:
+    """The :class:`RecordIndex` of the records ``split`` means (any split string), in
+    ``tfds.load``'s order, when its shards are local TFRecord files; None otherwise
+    (remote or ArrayRecord shards), and None too when ``layout`` is given and the
+    records are not laid out that way (written by another writer)."""
+    if not is_local_tfrecord(builder, split):
         return None
-    instructions = builder.info.splits[split].file_instructions
-    files = sorted({os.fspath(i.filename) for i in instructions})
-    if not files or not all(os.path.isfile(f) for f in files):
-        return None  # remote storage (gs://, s3://...): whole records through tf.data
+    slices = file_slices(builder, split)
+    files = sorted({s.path for s in slices})
     try:
         index = RecordIndex(files, layout)
     except _LayoutMismatch:
         return None
-    return index.select([(os.fspath(i.filename), i.skip, i.take) for i in instructions])
+    return index.select(slices)
 
 
-class CropReader:
+class _Shards:
+    """Memory maps of an index's shards (opened once, shared by reader threads), and
+    the data CRC check of a record."""
+
+    def __init__(self, index: RecordIndex):
+        self.index = index
+        self._maps: dict[int, mmap.mmap] = {}
+        self._lock = threading.Lock()
+
+    def map(self, shard: int) -> mmap.mmap:
+        m = self._maps.get(shard)
+        if m is None:
+            with self._lock:
+                m = self._maps.get(shard)
+                if m is None:
+                    path = self.index.files[shard]
+                    try:
+                        with open(path, "rb") as f:
+                            m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                    except OSError as e:
+                        raise SourceDataError(path, f"cannot read the shard ({e.strerror})",
+                                              "check that the file is there and readable") from None
+                    self._maps[shard] = m
+        return m
+
+    def checked(self, position: int) -> tuple[mmap.mmap, int, int]:
+        """``(map, offset, length)`` of record ``position`` of the index, after its data
+        CRC32C matched the one stored behind it."""
+        idx = self.index
+        shard, offset, length = int(idx.shard[position]), int(idx.offset[position]), int(idx.length[position])
+        m = self.map(shard)
+        if offset + length + 4 > len(m):
+            raise SourceDataError(idx.files[shard], f"record {int(idx.number[position])} runs past "
+                                  "the end of the file (the shard changed since it was indexed)", _REBUILD)
+        (stored,) = struct.unpack_from("<I", m, offset + length)
+        with memoryview(m) as view:
+            got = tfrecord.masked_crc(crc32c.crc32c(view[offset:offset + length]))
+        if got != stored:
+            raise SourceDataError(idx.files[shard], f"record {int(idx.number[position])}: data CRC "
+                                  "mismatch (the record's bytes changed after it was written)", _REBUILD)
+        return m, offset, length
+
+    def close(self) -> None:
+        with self._lock:
+            for m in self._maps.values():
+                m.close()
+            self._maps.clear()
+
+
+class RecordReader(_Shards):
+    """Whole serialized records of a :class:`RecordIndex`, each checked against its
+    data CRC; graph-mode through :meth:`dataset`."""
+
+    def read_batch(self, positions) -> np.ndarray:
+        """The records at ``positions`` of the index, as an object array of bytes."""
+        out = np.empty(len(positions), object)
+        for k, position in enumerate(positions):
+            m, offset, length = self.checked(int(position))
+            out[k] = m[offset:offset + length]
+        return out
+
+    def dataset(self, *, shuffle: bool, seed: int | None) -> tf.data.Dataset:
+        """Serialized records (``tf.string`` scalars) in index order, or a new full
+        permutation each epoch with ``shuffle``; read several at a time on parallel
+        threads (about 8 MiB a call) and checked."""
+        mean = float(np.mean(self.index.length)) if len(self.index) else 1.0
+        per_call = int(max(1, min(256, (8 << 20) // max(mean, 1.0))))
+        ds = index_dataset(self.index, shuffle=shuffle, seed=seed).batch(per_call)
+        read = lambda positions: tf.numpy_function(  # noqa: E731
+            self.read_batch, [positions], tf.string, stateful=False)
+        ds = ds.map(lambda p: tf.ensure_shape(read(p), [None]), num_parallel_calls=tf.data.AUTOTUNE,
+                    deterministic=True)
+        return ds.unbatch()
+
+
+class CropReader(_Shards):
     """Square crops of raw (H, W[, C]) tensors read from memory-mapped shards.
 
     ``layout`` is :func:`ops.raw_layout`'s ``{name: (header, offset, shape, dtype)}``;
     ``affine`` optionally maps a name to ``(scale, offset)`` per band: that tensor then
     comes back as float32 ``value * scale + offset`` (the cast and the normalisation
-    in the copy). Shards are mapped once per reader; with :attr:`release_pages` the
-    pages a crop touched are handed back after the copy (the page cache keeps them).
+    in the copy). Each record's data CRC is checked before its crop is copied. With
+    :attr:`release_pages` the pages a crop touched are handed back after the copy (the
+    page cache keeps them).
     """
 
     #: hand a crop's pages back after copying it (keeps the resident set flat; costs
     #: a page fault per 64 KiB when the same pages are read again)
     release_pages = False
 
-    def __init__(self, files: Sequence[str], layout: Mapping, names: Sequence[str], crop_size: int,
+    def __init__(self, index: RecordIndex, layout: Mapping, names: Sequence[str], crop_size: int,
                  affine: Mapping[str, tuple] | None = None):
-        self.files = list(files)
+        super().__init__(index)
         self.crop_size = crop_size
         self.names = list(names)
         self._entries = [layout[n] for n in self.names]
@@ -136,19 +261,6 @@ class CropReader:
             # tiled to a whole crop row: the multiply-add then runs over long vectors
             self._affine[name] = (np.tile(np.asarray(scale, np.float32), crop_size),
                                   np.tile(np.asarray(offset, np.float32), crop_size))
-        self._maps: dict[int, mmap.mmap] = {}
-        self._lock = threading.Lock()
-
-    def _map(self, shard: int) -> mmap.mmap:
-        m = self._maps.get(shard)
-        if m is None:
-            with self._lock:
-                m = self._maps.get(shard)
-                if m is None:
-                    with open(self.files[shard], "rb") as f:
-                        m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-                    self._maps[shard] = m
-        return m
 
     def output_signature(self, batched: bool = False) -> list[tuple[tf.DType, tuple]]:
         out = []
@@ -158,17 +270,18 @@ class CropReader:
             out.append((dt, lead + (self.crop_size, self.crop_size) + tuple(shape[2:])))
         return out
 
-    def read_batch(self, shards, offsets, rows, cols) -> list[np.ndarray]:
-        """Crops of several records, stacked: ``[(B, crop, crop[, C]) per name]``."""
-        n = len(offsets)
+    def read_batch(self, positions, rows, cols) -> list[np.ndarray]:
+        """Crops of the records at ``positions`` of the index, stacked:
+        ``[(B, crop, crop[, C]) per name]``."""
+        n = len(positions)
         cs = self.crop_size
         outs = []
         for name, (_, _, shape, dtype) in zip(self.names, self._entries):
             dt = np.float32 if name in self._affine else dtype.as_numpy_dtype
             outs.append(np.empty((n, cs, cs) + tuple(shape[2:]), dt))
         for k in range(n):
-            m = self._map(int(shards[k]))
-            offset, row, col = int(offsets[k]), int(rows[k]), int(cols[k])
+            m, offset, _ = self.checked(int(positions[k]))
+            row, col = int(rows[k]), int(cols[k])
             lo, hi = None, 0
             for out, name, (_, data_offset, shape, dtype), row_bytes in zip(
                     outs, self.names, self._entries, self._row_bytes):
@@ -191,30 +304,81 @@ class CropReader:
                 m.madvise(mmap.MADV_DONTNEED, lo, min(hi, len(m)) - lo)
         return outs
 
-    def read(self, shard, offset, row, col) -> list[np.ndarray]:
-        """The crops at ``(row, col)`` of the record at ``offset`` of shard ``shard``."""
-        return [out[0] for out in self.read_batch([shard], [offset], [row], [col])]
+    def read(self, position, row, col) -> list[np.ndarray]:
+        """The crops at ``(row, col)`` of the record at ``position`` of the index."""
+        return [out[0] for out in self.read_batch([position], [row], [col])]
 
-    def __call__(self, shard, offset, row, col, batched: bool = False) -> list[tf.Tensor]:
+    def __call__(self, position, row, col, batched: bool = False) -> list[tf.Tensor]:
         """Graph-mode crops (a ``tf.numpy_function``) with static shapes; ``batched``:
         the arguments are vectors and the crops come stacked (one call per batch)."""
         signature = self.output_signature(batched)
         fn = self.read_batch if batched else self.read
-        tensors = tf.numpy_function(fn, [shard, offset, row, col], [dt for dt, _ in signature],
+        tensors = tf.numpy_function(fn, [position, row, col], [dt for dt, _ in signature],
                                     stateful=False)
         return [tf.ensure_shape(t, shape) for t, (_, shape) in zip(tensors, signature)]
 
-    def close(self) -> None:
-        with self._lock:
-            for m in self._maps.values():
-                m.close()
-            self._maps.clear()
-
 
 def index_dataset(index: RecordIndex, *, shuffle: bool, seed: int | None) -> tf.data.Dataset:
-    """``(shard, offset)`` of every record; shuffled as a whole each epoch when asked
-    (a full permutation: better mixing than a shuffle buffer, and no patches held)."""
-    ds = tf.data.Dataset.from_tensor_slices((index.shard, index.offset))
+    """Positions (int64) of every record of ``index``, in order or shuffled as a whole
+    each epoch (a full permutation: better mixing than a shuffle buffer, and no
+    records held)."""
+    ds = tf.data.Dataset.range(len(index))
     if shuffle and len(index) > 1:
         ds = ds.shuffle(len(index), seed=seed, reshuffle_each_iteration=True)
     return ds
+
+
+def read_records(builder: tfds.core.DatasetBuilder, split: str, *, shuffle: bool = False,
+                 seed: int | None = None, cycle_length: int | None = None) -> tf.data.Dataset:
+    """Serialized, checked records of any split string of a prepared TFRecord build, in
+    ``tfds.load``'s order (or shuffled as a whole each epoch).
+
+    Local shards go through :class:`RecordReader`; remote ones through TensorFlow's
+    reader over the same file instructions (records skipped and taken per shard, files
+    interleaved when shuffling)."""
+    index = record_index(builder, split)
+    if index is not None:
+        return RecordReader(index).dataset(shuffle=shuffle, seed=seed)
+    slices = file_slices(builder, split)
+    ds = tf.data.Dataset.from_tensor_slices((
+        [s.path for s in slices], np.asarray([s.skip for s in slices], np.int64),
+        np.asarray([s.take for s in slices], np.int64)))
+    if shuffle and len(slices) > 1:
+        ds = ds.shuffle(len(slices), seed=seed, reshuffle_each_iteration=True)
+    return ds.interleave(lambda path, skip, take: tf.data.TFRecordDataset(path).skip(skip).take(take),
+                         cycle_length=(cycle_length or max(2, cores())) if shuffle else 1, num_parallel_calls=tf.data.AUTOTUNE,
+                         deterministic=True)
+
+
+def data_source_examples(builder: tfds.core.DatasetBuilder, split: str, *, shuffle: bool = False,
+                         seed: int | None = None) -> tf.data.Dataset:
+    """Decoded examples of any split string of an ArrayRecord build (``tfds.data_source``,
+    which checks the records' hashes), in order or a new permutation each epoch; a read
+    that fails names the shard and the record."""
+    source = builder.as_data_source(split)
+    slices = file_slices(builder, split)
+    ends = np.cumsum([s.take for s in slices])
+    spec = builder.info.features.get_tensor_spec()
+    epoch = [0]
+
+    def where(i: int) -> tuple[str, int]:
+        k = int(np.searchsorted(ends, i, side="right"))
+        return slices[k].path, slices[k].skip + i - (int(ends[k - 1]) if k else 0)
+
+    def generate():
+        n = len(source)
+        if shuffle:
+            rng = np.random.default_rng(None if seed is None else [seed, epoch[0]])
+            epoch[0] += 1
+            order = rng.permutation(n)
+        else:
+            order = range(n)
+        for i in order:
+            try:
+                yield source[int(i)]
+            except Exception as e:  # the reader's own check failed, or bytes that do not parse
+                path, number = where(int(i))
+                raise SourceDataError(path, f"record {number} cannot be read ({type(e).__name__}: "
+                                      f"{' '.join(str(e).split())[:200]})", _REBUILD) from e
+
+    return tf.data.Dataset.from_generator(generate, output_signature=spec)

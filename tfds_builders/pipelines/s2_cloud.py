@@ -87,11 +87,11 @@ def s2_cloud_timeseries(split: str, *, data_dir=None, target: str = "sequence",
         raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
     if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
         raise ValueError(f"max_length must be a positive int or None, not {max_length!r}")
-    base_split = split.split("[")[0]
-    if augment and base_split != "train":
+    training = ops.is_training(split)
+    if augment and not training:
         raise ValueError(f"augment=True is for the train split only, not {split!r}")
     if crop_mode is None:
-        crop_mode = "random" if base_split == "train" else "center"
+        crop_mode = "random" if training else "center"
     if crop_mode not in CROP_MODES:
         raise ValueError(f"crop_mode must be one of {CROP_MODES}, not {crop_mode!r}")
     if padding is None:
@@ -99,7 +99,7 @@ def s2_cloud_timeseries(split: str, *, data_dir=None, target: str = "sequence",
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, not {padding!r}")
     if shuffle is None:
-        shuffle = base_split == "train"
+        shuffle = training
 
     builder = ops.load_builder("s2_cloud_timeseries", data_dir)
     meta = builder.info.metadata
