@@ -376,7 +376,7 @@ def data_source_examples(builder: tfds.core.DatasetBuilder, split: str, *, shuff
         for i in order:
             try:
                 yield source[int(i)]
-            except Exception as e:  # the reader's own check failed, or bytes that do not parse
+            except (RuntimeError, OSError, ValueError) as e:  # riegeli's hash check, bytes that do not parse
                 path, number = where(int(i))
                 raise SourceDataError(path, f"record {number} cannot be read ({type(e).__name__}: "
                                       f"{' '.join(str(e).split())[:200]})", _REBUILD) from e
