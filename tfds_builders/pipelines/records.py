@@ -53,9 +53,15 @@ class FileSlice(NamedTuple):
 def file_slices(builder: tfds.core.DatasetBuilder, split: str) -> list[FileSlice]:
     """The shards and record ranges that ``split`` means, in ``tfds.load``'s order:
     any split string ``tfds.load`` takes (slices in % or absolute, negative indices,
-    ``a+b`` merges)."""
+    ``a+b`` merges). A split string that selects no record is a ValueError (as in
+    ``tfds.load``): an empty pipeline would only fail later, inside ``model.fit``."""
     out = []
-    for i in builder.info.splits[split].file_instructions:
+    info = builder.info.splits[split]
+    if not info.num_examples:
+        sizes = ", ".join(f"{k} {v.num_examples}" for k, v in builder.info.splits.items())
+        raise ValueError(f"split {split!r} of {builder.info.full_name} selects no example "
+                         f"(the splits hold: {sizes})")
+    for i in info.file_instructions:
         n = int(i.examples_in_shard) if i.examples_in_shard is not None else None
         take = i.take if i.take is not None and i.take >= 0 else (n - i.skip if n is not None else -1)
         out.append(FileSlice(os.fspath(i.filename), int(i.skip), int(take)))
