@@ -185,3 +185,16 @@ def test_crop_size_errors_come_before_any_trace(pristine):
         with pytest.raises(ValueError, match="crop_size must lie between") as info:
             pipelines.cloudsen12_hq("train", data_dir=os.fspath(pristine / "tfrecord"), crop_size=bad)
         assert "tf.function" not in str(info.value) and "trac" not in str(info.value)
+
+
+def test_damage_after_a_clean_read_is_caught(data):
+    """Records are checked once per process while their file is unchanged: a byte
+    written into the shard afterwards makes them checked again."""
+    spec_dir = os.fspath(data / "tfrecord")
+    drain(pipelines.gedi_agbd("train", data_dir=spec_dir, shuffle=False))  # all records good
+    builder, path = shard_of(data / "tfrecord", "gedi_agbd", "train")
+    start, length = record_starts(path)[4]
+    raw = open(path, "rb").read()
+    set_byte(path, start + 100, raw[start + 100] ^ 0x04)
+    with pytest.raises(tf.errors.OpError, match="record 4: data CRC"):
+        drain(pipelines.gedi_agbd("train", data_dir=spec_dir, shuffle=False))

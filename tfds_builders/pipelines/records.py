@@ -12,10 +12,12 @@ length CRCs checked). Every pipeline reads through it, whatever its mode:
   memory-mapped shards (eo-tfds writes them at fixed offsets,
   ``core.ExampleEncoder.raw_layout``), optionally cast and normalised in the same copy.
 
-Both check each record's data CRC32C (hardware CRC, about 18 GB/s a core, the GIL
-released) every time they read it, so a record that fails its check never reaches a
-model: the read raises :class:`~parsers.errors.SourceDataError` naming the shard and the
-record. Shards that are not local files (gs://, s3://) are read by TensorFlow's own
+Both check a record's data CRC32C (hardware CRC, about 18 GB/s a core, the GIL
+released) before they hand out anything of it, so a record that fails its check never
+reaches a model: the read raises :class:`~parsers.errors.SourceDataError` naming the
+shard and the record. A record is checked the first time a process reads it and again
+whenever its file changed since (its identity: device, inode, size, mtime, ctime), so
+the check costs the first epoch only. Shards that are not local files (gs://, s3://) are read by TensorFlow's own
 reader over the same file instructions (it checks the CRCs too); ArrayRecord builds
 through ``tfds.data_source`` (which checks its own chunk hashes), with the shard named
 when a read fails.
@@ -164,13 +166,35 @@ def record_index(builder: tfds.core.DatasetBuilder, split: str, layout: Mapping 
     return index.select(slices)
 
 
+#: records whose data CRC matched, per file identity (path, device, inode, size, mtime,
+#: ctime): a record is checked the first time this process reads it, and again only
+#: when its file has changed since (any write changes mtime and ctime)
+_VERIFIED: dict[tuple, set] = {}
+_VERIFIED_LOCK = threading.Lock()
+
+
+def forget_verified() -> None:
+    """Check every record again at its next read (``make bench`` measures with it)."""
+    with _VERIFIED_LOCK:
+        _VERIFIED.clear()
+
+
+def _verified_set(path: str, fd: int) -> set:
+    st = os.fstat(fd)
+    key = (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    with _VERIFIED_LOCK:
+        return _VERIFIED.setdefault(key, set())
+
+
 class _Shards:
     """Memory maps of an index's shards (opened once, shared by reader threads), and
-    the data CRC check of a record."""
+    the data CRC check of a record: the first time this process reads a record of an
+    unchanged file (later epochs then cost nothing more)."""
 
     def __init__(self, index: RecordIndex):
         self.index = index
         self._maps: dict[int, mmap.mmap] = {}
+        self._verified: dict[int, set] = {}
         self._lock = threading.Lock()
 
     def map(self, shard: int) -> mmap.mmap:
@@ -183,6 +207,7 @@ class _Shards:
                     try:
                         with open(path, "rb") as f:
                             m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                            self._verified[shard] = _verified_set(path, f.fileno())
                     except OSError as e:
                         raise SourceDataError(path, f"cannot read the shard ({e.strerror})",
                                               "check that the file is there and readable") from None
@@ -190,7 +215,7 @@ class _Shards:
         return m
 
     def checked(self, position: int) -> tuple[mmap.mmap, int, int]:
-        """``(map, offset, length)`` of record ``position`` of the index, after its data
+        """``(map, offset, length)`` of record ``position`` of the index, once its data
         CRC32C matched the one stored behind it."""
         idx = self.index
         shard, offset, length = int(idx.shard[position]), int(idx.offset[position]), int(idx.length[position])
@@ -198,12 +223,16 @@ class _Shards:
         if offset + length + 4 > len(m):
             raise SourceDataError(idx.files[shard], f"record {int(idx.number[position])} runs past "
                                   "the end of the file (the shard changed since it was indexed)", _REBUILD)
+        verified = self._verified[shard]
+        if offset in verified:
+            return m, offset, length
         (stored,) = struct.unpack_from("<I", m, offset + length)
         with memoryview(m) as view:
             got = tfrecord.masked_crc(crc32c.crc32c(view[offset:offset + length]))
         if got != stored:
             raise SourceDataError(idx.files[shard], f"record {int(idx.number[position])}: data CRC "
                                   "mismatch (the record's bytes changed after it was written)", _REBUILD)
+        verified.add(offset)
         return m, offset, length
 
     def close(self) -> None:
