@@ -187,6 +187,10 @@ def cmd_extract(args) -> int:
 def cmd_fuse(args) -> int:
     from parsers import gedi
 
+    if args.per_split:
+        for split, out in gedi.fuse_hdf5_per_split(args.input, args.output, progress=True).items():
+            print(f"{split}: fused into {out}")
+        return 0
     out = gedi.fuse_hdf5(args.input, args.output, progress=True)
     print(f"fused into {out}")
     return 0
@@ -267,9 +271,13 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--md5", help="expected md5: hex digest or an .md5 file")
     s.set_defaults(func=cmd_extract)
 
-    s = sub.add_parser("fuse-hdf5", help="concatenate GEDI batch files into one")
+    s = sub.add_parser("fuse-hdf5", help="concatenate GEDI batch files into one "
+                                          "(refuses to mix train* and test* files)")
     s.add_argument("--input", required=True)
-    s.add_argument("--output", required=True)
+    s.add_argument("--output", required=True,
+                   help="the fused file; with --per-split a folder for train_fused.h5 and test_fused.h5")
+    s.add_argument("--per-split", action="store_true",
+                   help="write one fused file per split (train_fused.h5, test_fused.h5 in --output)")
     s.set_defaults(func=cmd_fuse)
 
     s = sub.add_parser("verify", help="re-read every example; with --manual-dir compare with the sources")

@@ -1,8 +1,10 @@
 """CPAZMAL: PAZ and TerraSAR-X/TanDEM-X SAR time series over the Mont-Blanc massif, in HDF5.
 
 The format (FORMATS.md section 3): one file, ``PAZTSX_CRYO_ML.hdf5``, or the later
-release ``CPAZMaL.hdf5`` (PAZ only: no ``satellites`` datasets, no ``metadata``
-attribute ``satellites``, no ``index/by_satellite``). Both are read.
+release, named ``CPAZMaL.hdf5`` by the publisher's script and ``PAZ_CRYO_ML.hdf5`` by its
+README (PAZ only: no ``satellites`` datasets, no ``metadata`` attribute ``satellites``,
+no ``index/by_satellite``). Both are read, under any of the three names or any other
+name when it is the folder's only ``.hdf5`` file.
 
 - ``metadata`` attributes: ``classes`` (JSON list, file order), ``satellites`` (JSON),
   ``nodata_value`` (-999.0), ``n_total_groups``, ``creation_date``.
@@ -27,7 +29,8 @@ What this module gives (numpy only, no TensorFlow):
 - :func:`extract_windows`: the publisher's windows, masks and positions (offset
   optimisation included), computed with summed-area tables; :func:`extract_windows_reference`
   is the plain per-window loop it is tested against.
-- The four scenarios: :func:`iter_scenario_examples` yields ``(key, example)`` with the
+- The four scenarios, and ``scenario4_geometry`` (the later release's scenario 4: one
+  polarisation, two acquisition geometries): :func:`iter_scenario_examples` yields ``(key, example)`` with the
   SPEC feature names (work units: :func:`list_work_units` + :func:`iter_group_examples`);
   :func:`load_scenario` and the publisher-named ``scenario_1_...`` to ``scenario_4_...``
   return numpy arrays for scikit-learn (ragged series stay lists of arrays).
@@ -49,7 +52,7 @@ import os
 import pathlib
 import re
 import warnings
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 import h5py
 import numpy as np
@@ -75,6 +78,7 @@ __all__ = [
     "CpazmalFile",
     "MLDatasetLoader",
     "find_source_file",
+    "check_selection",
     "load_data",
     "extract_windows",
     "extract_windows_reference",
@@ -88,12 +92,13 @@ __all__ = [
     "scenario_2_temporal_prediction_lstm",
     "scenario_3_domain_adaptation_pol",
     "scenario_4_domain_adaptation_satellite",
+    "scenario_4_domain_adaptation_geometry",
     "write_samples",
     "write_later_release_samples",
     "PARAM_NAMES",
 ]
 
-SOURCE_FILENAMES = ("PAZTSX_CRYO_ML.hdf5", "CPAZMaL.hdf5")
+SOURCE_FILENAMES = ("PAZTSX_CRYO_ML.hdf5", "CPAZMaL.hdf5", "PAZ_CRYO_ML.hdf5")
 # Canonical label list (the ClassLabel names); LAC comes with the later release.
 LEARNING_CLASSES = ["ABL", "ACC", "FOR", "HAG", "ICA", "LAC", "PLA", "ROC"]
 STUDY_CLASS = "STUDY"
@@ -107,12 +112,13 @@ TARGET_SATELLITE = "TerraSAR-X"  # scenario 4, split "target"
 # release) later dates are PAZ, earlier ones cannot be and are reported "Unknown".
 PAZ_FIRST_DATE = "20180222"
 
-SCENARIOS = ("scenario1", "scenario2", "scenario3", "scenario4")
+SCENARIOS = ("scenario1", "scenario2", "scenario3", "scenario4", "scenario4_geometry")
 SCENARIO_SPLITS = {
     "scenario1": ("train",),
     "scenario2": ("train",),
     "scenario3": ("train",),
     "scenario4": ("source", "target"),
+    "scenario4_geometry": ("source", "target"),
 }
 
 
@@ -139,9 +145,13 @@ class ScenarioParams:
     scenario1 ASC, HH+HV, 20200101-20201231, amplitude; scenario2 DSC, HH, train
     20200101-20201031, predict 20201101-20201231, amplitude; scenario3 DSC, HH -> HV,
     target_date 20200804, intensity; scenario4 DSC, HH+HV, source_date 20200804 (PAZ),
-    target_date 20080805 (TerraSAR-X), intensity. Unlike the publisher, scenario 4's
-    target split honours ``skip_optim_offset`` and ``min_valid_percentage`` too (its
-    code forces True and 50 there; the same under the defaults).
+    target_date 20080805 (TerraSAR-X), intensity; scenario4_geometry (the later
+    release's scenario 4) source_orbit DSC, source_date 20210127, source_polarization HH
+    -> target_orbit ASC, target_date 20210214, target_polarization HH, intensity (the
+    fields ``orbit`` and ``polarisation`` are ``None`` there). Unlike the publisher,
+    scenario 4's target split honours ``skip_optim_offset`` and
+    ``min_valid_percentage`` too (its code forces True and 50 there; the same under the
+    defaults).
     """
 
     scenario: str = "scenario1"
@@ -162,6 +172,11 @@ class ScenarioParams:
     max_mask_percentage: float = 10.0
     min_valid_percentage: float = 50.0
     skip_optim_offset: bool = True
+    # scenario4_geometry, spelled as the publisher's function spells them
+    source_orbit: str | None = None
+    target_orbit: str | None = None
+    source_polarization: str | None = None
+    target_polarization: str | None = None
 
     @classmethod
     def for_scenario(cls, scenario: str, **overrides) -> "ScenarioParams":
@@ -184,6 +199,7 @@ _COMMON_DEFAULTS = dict(
     min_valid_percentage=50.0, skip_optim_offset=True,
     start_date=None, end_date=None, train_start=None, train_end=None,
     predict_start=None, predict_end=None, target_date=None, source_date=None,
+    source_orbit=None, target_orbit=None, source_polarization=None, target_polarization=None,
 )
 # The publisher's README calls (and, where the README passes nothing, its functions'
 # defaults): scenario 1 and 2 in amplitude, scenarios 3 and 4 in intensity.
@@ -201,6 +217,11 @@ SCENARIO_DEFAULTS: dict[str, dict] = {
     "scenario4": {**_COMMON_DEFAULTS, "scenario": "scenario4", "orbit": "DSC",
                   "polarisation": ("HH", "HV"), "source_date": "20200804",
                   "target_date": "20080805", "scale_type": "intensity"},
+    "scenario4_geometry": {**_COMMON_DEFAULTS, "scenario": "scenario4_geometry", "orbit": None,
+                           "polarisation": None, "source_orbit": "DSC", "target_orbit": "ASC",
+                           "source_date": "20210127", "target_date": "20210214",
+                           "source_polarization": "HH", "target_polarization": "HH",
+                           "scale_type": "intensity"},
 }
 
 
@@ -222,6 +243,17 @@ def resolve_params(**params) -> ScenarioParams:
     p = ScenarioParams.for_scenario(scenario, **params)
     _window_args(p.window_size, p.stride)
     _scale(p.scale_type)
+    if scenario == "scenario4_geometry":
+        for name in ("source_orbit", "target_orbit", "source_polarization",
+                     "target_polarization", "source_date", "target_date"):
+            if getattr(p, name) is None:
+                raise ValueError(f"{scenario} needs {name}")
+        for name in ("source_polarization", "target_polarization"):
+            if len(_pols(getattr(p, name))[0]) != 1:
+                raise ValueError(f"{name} must be one polarisation, got {getattr(p, name)!r}")
+        _date(p.source_date, "source_date")
+        _date(p.target_date, "target_date")
+        return p
     pols = _pols(p.polarisation)[0]
     want = 1 if scenario == "scenario2" else 2
     if len(pols) != want:
@@ -315,17 +347,30 @@ def _str_array(values) -> np.ndarray:
 
 
 def find_source_file(folder: os.PathLike | str) -> pathlib.Path:
-    """The CPAZMAL file in ``folder`` (``PAZTSX_CRYO_ML.hdf5`` or ``CPAZMaL.hdf5``; the
-    first if both are there); ``folder`` may also be the file itself."""
+    """The CPAZMAL file in ``folder``: its one ``.hdf5`` file, whatever its name
+    (``PAZTSX_CRYO_ML.hdf5``, ``CPAZMaL.hdf5``, ``PAZ_CRYO_ML.hdf5``, ...); ``folder``
+    may also be the file itself. None, or two or more candidates, is a SourceDataError
+    (naming two of them)."""
     folder = pathlib.Path(folder)
     if folder.is_file():
         return folder
-    for name in SOURCE_FILENAMES:
-        if (folder / name).is_file():
-            return folder / name
-    raise SourceDataError(
-        folder, f"no CPAZMAL file ({' or '.join(SOURCE_FILENAMES)}) in this folder",
-        "download PAZTSX_CRYO_ML.hdf5 (or the later CPAZMaL.hdf5) from the publisher and put it here")
+    if not folder.is_dir():
+        raise SourceDataError(folder, "folder not found",
+                              "manual_dir must be the folder holding the CPAZMAL .hdf5 file")
+    candidates = sorted(p for p in folder.iterdir() if p.is_file()
+                        and p.suffix.lower() == ".hdf5" and not p.name.startswith("."))
+    if len(candidates) > 1:
+        more = f" (and {len(candidates) - 2} more)" if len(candidates) > 2 else ""
+        raise SourceDataError(
+            folder, f"two CPAZMAL candidates: {candidates[0].name} and "
+                    f"{candidates[1].name}{more}",
+            "keep the one release to build from in this folder (one .hdf5 file)")
+    if not candidates:
+        raise SourceDataError(
+            folder, f"no CPAZMAL file ({', '.join(SOURCE_FILENAMES)}, or any .hdf5) in this folder",
+            "download PAZTSX_CRYO_ML.hdf5 (or the later CPAZMaL.hdf5 / PAZ_CRYO_ML.hdf5) "
+            "from the publisher and put it here")
+    return candidates[0]
 
 
 # ----------------------------------------------------------------------------------
@@ -971,6 +1016,10 @@ def iter_group_examples(path_or_file, group: str, split: str | None = None, *,
     - scenario4 (``source``: PAZ on ``source_date``; ``target``: TerraSAR-X on
       ``target_date``): ``image`` float32 (ws, ws, 2), ``mask`` int8 (ws, ws), ``label``,
       ``group``, ``position``, ``satellite``, ``date``.
+    - scenario4_geometry (``source``: ``source_orbit``, ``source_polarization`` on
+      ``source_date``; ``target``: the ``target_*`` ones): the features of scenario4,
+      ``image`` float32 (ws, ws, 1) (the one polarisation). Each split's windows are
+      extracted on its own image, under the same window rules.
 
     Values are ``load_data(..., normalize=False, remove_nodata=False, scale_type=...)``
     as the publisher's scenarios load them: in ``intensity`` the raw values (-999 kept),
@@ -984,8 +1033,8 @@ def iter_group_examples(path_or_file, group: str, split: str | None = None, *,
             return
         if cls not in LEARNING_CLASSES:
             f.list_groups()  # raises, naming the group
-        gen = {"scenario1": _scenario1, "scenario2": _scenario2,
-               "scenario3": _scenario3, "scenario4": _scenario4}[p.scenario]
+        gen = {"scenario1": _scenario1, "scenario2": _scenario2, "scenario3": _scenario3,
+               "scenario4": _scenario4, "scenario4_geometry": _scenario4_geometry}[p.scenario]
         yielded = False
         try:
             for item in gen(f, group, cls, p, split):
@@ -1004,8 +1053,11 @@ def iter_scenario_examples(path_or_file, split: str | None = None, *,
                            on_skip: Callable[[str, str], None] | None = None,
                            **params) -> Iterator[tuple[str, dict]]:
     """Every example of a scenario split, group by group (see :func:`iter_group_examples`),
-    the file opened once. Keys are unique and deterministic."""
+    the file opened once. Keys are unique and deterministic. A split that no group can
+    give because the asked date, orbit or polarisation is not in the file raises
+    SourceDataError (:func:`check_selection`), before any example."""
     with _Opened(path_or_file) as f:
+        check_selection(f, split, **params)
         for group in list_work_units(f, split, **params):
             yield from iter_group_examples(f, group, split, on_skip=on_skip, **params)
 
@@ -1111,6 +1163,119 @@ def _scenario4(f, group, cls, p, split):
         }
 
 
+def _scenario4_geometry(f, group, cls, p, split):
+    orbit, pol, date = ((p.source_orbit, p.source_polarization, p.source_date) if split == "source"
+                        else (p.target_orbit, p.target_polarization, p.target_date))
+    data = f.load_data(group, orbit, pol, date, date, normalize=False, remove_nodata=False,
+                       scale_type=p.scale_type)
+    image, mask = data["images"][:, :, :1], data["masks"][:, :, 0]  # (H, W, 1): one pol
+    windows, masks, positions = _extract(f, p, image, mask)
+    the_date = data["timestamps"][0]
+    for i in range(len(windows)):
+        yield f"{split}/{group}/{orbit}/{the_date}/{_pos_key(*positions[i])}", {
+            "image": windows[i], "mask": masks[i], "label": cls, "group": group,
+            "position": positions[i], "satellite": data["satellites"][0], "date": the_date,
+        }
+
+
+# -- whole-split selection check ------------------------------------------------------
+
+class _Ask(NamedTuple):
+    """One selection a scenario split reads from every group."""
+
+    orbit: str
+    pols: tuple[str, ...]
+    start: str | None
+    end: str | None
+    satellite: str | None = None
+
+    def text(self) -> str:
+        dates = (self.start if self.start == self.end and self.start
+                 else f"{self.start or 'start'}..{self.end or 'end'}")
+        sat = f" {self.satellite}" if self.satellite else ""
+        return f"{self.orbit} {'+'.join(self.pols)}{sat} acquisition(s) on {dates}"
+
+
+def _asks(p: ScenarioParams, split: str) -> list[_Ask]:
+    if p.scenario == "scenario4_geometry":
+        if split == "source":
+            return [_Ask(p.source_orbit, (p.source_polarization,), p.source_date, p.source_date)]
+        return [_Ask(p.target_orbit, (p.target_polarization,), p.target_date, p.target_date)]
+    pols = _pols(p.polarisation)[0]
+    if p.scenario == "scenario1":
+        return [_Ask(p.orbit, pols, p.start_date, p.end_date)]
+    if p.scenario == "scenario2":
+        return [_Ask(p.orbit, pols, p.train_start, p.train_end),
+                _Ask(p.orbit, pols, p.predict_start, p.predict_end)]
+    if p.scenario == "scenario3":
+        return [_Ask(p.orbit, (pol,), p.target_date, p.target_date) for pol in pols]
+    if split == "source":
+        return [_Ask(p.orbit, pols, p.source_date, p.source_date, SOURCE_SATELLITE)]
+    return [_Ask(p.orbit, pols, p.target_date, p.target_date, TARGET_SATELLITE)]
+
+
+def _acquisitions(f: CpazmalFile, group: str, ask: _Ask) -> list[tuple[str, str]] | None:
+    """(date, satellite) of ``group``'s acquisitions under ask's orbit and polarisations
+    (the dates common to them), or None when the orbit or a polarisation is missing."""
+    try:
+        infos = [f._pol(group, ask.orbit, pol) for pol in ask.pols]
+    except MissingSelectionError:
+        return None
+    common = set(infos[0].timestamps)
+    for info in infos[1:]:
+        common &= set(info.timestamps)
+    return sorted((d, s) for d, s in zip(infos[0].timestamps, infos[0].satellites) if d in common)
+
+
+def _matches(acquisitions, ask: _Ask) -> bool:
+    return any((ask.start is None or d >= ask.start) and (ask.end is None or d <= ask.end)
+               and (ask.satellite is None or s == ask.satellite) for d, s in acquisitions)
+
+
+def _holdings(f: CpazmalFile, groups: list[str], ask: _Ask) -> str:
+    """What the file has where ``ask`` looked, in words."""
+    found: set[tuple[str, str]] = set()
+    where = f"{ask.orbit} {'+'.join(ask.pols)}"
+    for group in groups:
+        acquisitions = _acquisitions(f, group, ask)
+        if acquisitions:
+            found.update(acquisitions)
+    if not found:
+        orbits = sorted({o for g in groups for o in f.orbits(g)})
+        pols = sorted({q for g in groups for q in f.polarisations(g, ask.orbit)})
+        if ask.orbit not in orbits:
+            return f"no orbit {ask.orbit} (orbits: {', '.join(orbits) or 'none'})"
+        return f"no {where} (polarisations under {ask.orbit}: {', '.join(pols) or 'none'})"
+    dates = sorted({d for d, _ in found})
+    shown = " ".join(dates) if len(dates) <= 12 else \
+        f"{dates[0]} .. {dates[-1]} ({len(dates)} dates)"
+    sats = sorted({s for _, s in found})
+    return f"{where} acquisitions on {shown} ({', '.join(sats)})"
+
+
+def check_selection(path_or_file, split: str | None = None, **params) -> None:
+    """Raise SourceDataError when a split of the scenario would be empty because what it
+    asks for (a date, date range, orbit, polarisation or satellite) is in no learning
+    group of the file; the message names what was asked and what the file has there.
+    ``split=None`` checks every split of the scenario. Reads the timestamps only."""
+    p = resolve_params(**params)
+    splits = SCENARIO_SPLITS[p.scenario] if split is None else (_split(p, split),)
+    with _Opened(path_or_file) as f:
+        groups = f.list_groups()
+        for sp in splits:
+            asks = _asks(p, sp)
+            if any(all(_matches(_acquisitions(f, g, a) or [], a) for a in asks) for g in groups):
+                continue
+            missing = next((a for a in asks
+                            if not any(_matches(_acquisitions(f, g, a) or [], a) for g in groups)),
+                           asks[0])
+            raise SourceDataError(
+                f.path, f"{p.scenario} split '{sp}' asks for {missing.text()}, which no group "
+                        f"has: the file has {_holdings(f, groups, missing)}",
+                "choose dates, orbit and polarisation that the file holds (config fields), "
+                "or use the release they come from")
+
+
 _RAGGED = {"image", "mask", "timestamps", "satellites", "image_train", "image_predict",
            "mask_train", "mask_predict", "timestamps_train", "timestamps_predict"}
 
@@ -1180,6 +1345,13 @@ def scenario_4_domain_adaptation_satellite(path_or_file, **params) -> dict:
     return load_scenario(path_or_file, None, **{**params, "scenario": "scenario4"})
 
 
+def scenario_4_domain_adaptation_geometry(path_or_file, **params) -> dict:
+    """The later release's scenario 4 (PAZ DSC 2021-01-27 HH -> PAZ ASC 2021-02-14 HH by
+    default; ``source_orbit``, ``target_orbit``, ``source_date``, ``target_date``,
+    ``source_polarization``, ``target_polarization``): ``{"source": ..., "target": ...}``."""
+    return load_scenario(path_or_file, None, **{**params, "scenario": "scenario4_geometry"})
+
+
 # ----------------------------------------------------------------------------------
 # Sample writer
 # ----------------------------------------------------------------------------------
@@ -1191,8 +1363,11 @@ _ASC_HV = ["20200115", "20200302", "20200521", "20200716", "20200913", "20201108
 _DSC_HH = ["20080805", "20080827", "20200210", "20200612", "20200804", "20201015",
            "20201120", "20201214"]
 _DSC_HV = ["20080805", "20200210", "20200612", "20200804", "20200926", "20201120", "20201214"]
-_DSC_HV_LATER = [d for d in _DSC_HV if d >= PAZ_FIRST_DATE]
-_DSC_HH_LATER = [d for d in _DSC_HH if d >= PAZ_FIRST_DATE]
+# The later, PAZ-only release: no 2008 dates, and the 2021 dates of its scenario 4
+# (DSC 20210127 -> ASC 20210214), in both polarisations.
+_DSC_HV_LATER = [d for d in _DSC_HV if d >= PAZ_FIRST_DATE] + ["20210127"]
+_DSC_HH_LATER = [d for d in _DSC_HH if d >= PAZ_FIRST_DATE] + ["20210127"]
+_ASC_LATER_DATES = ["20210214"]
 
 # (group, class, (H, W) of HH; HV is one row fewer and one column more)
 _SAMPLE_GROUPS = [
@@ -1272,7 +1447,7 @@ def _write_file(path: pathlib.Path, rng: np.random.Generator, groups, later: boo
                 o.attrs["orbit"] = "ascending" if orbit == "ASC" else "descending"
                 for pol in ("HH", "HV"):
                     if orbit == "ASC":
-                        dates = _ASC_HH if pol == "HH" else _ASC_HV
+                        dates = (_ASC_HH if pol == "HH" else _ASC_HV) + (_ASC_LATER_DATES if later else [])
                     elif later:
                         dates = _DSC_HH_LATER if pol == "HH" else _DSC_HV_LATER
                     else:
@@ -1348,7 +1523,8 @@ def _write_file(path: pathlib.Path, rng: np.random.Generator, groups, later: boo
         meta.attrs["nodata_value"] = NODATA_VALUE
 
 
-def write_samples(root: os.PathLike | str, seed: int = 0, *, later_release: bool = False) -> pathlib.Path:
+def write_samples(root: os.PathLike | str, seed: int = 0, *, later_release: bool = False,
+                  filename: str | None = None) -> pathlib.Path:
     """Write a small faithful CPAZMAL file directly under ``root``; returns its path.
 
     Default: ``PAZTSX_CRYO_ML.hdf5`` with 6 groups (ABL001, ACC002, FOR001, ICA001,
@@ -1360,11 +1536,14 @@ def write_samples(root: os.PathLike | str, seed: int = 0, *, later_release: bool
     examples with its default parameters (groups >= 66 px for 32 px windows).
 
     ``later_release=True``: ``CPAZMaL.hdf5``, PAZ only (no 2008 dates), no satellite
-    data, with a LAC group. About 1-2 MB each; deterministic for a seed.
+    data, with a LAC group, and the dates of its scenario 4 (``scenario4_geometry``):
+    DSC 20210127 and ASC 20210214 in HH and HV. ``filename`` writes another name (e.g.
+    ``PAZ_CRYO_ML.hdf5``, the later release's README name). About 1-2 MB each;
+    deterministic for a seed.
     """
     root = pathlib.Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    name = SOURCE_FILENAMES[1] if later_release else SOURCE_FILENAMES[0]
+    name = filename or (SOURCE_FILENAMES[1] if later_release else SOURCE_FILENAMES[0])
     rng = np.random.default_rng([seed, 1 if later_release else 0])
     final = root / name
     tmp = root / f".{name}.tmp-{os.getpid()}"

@@ -22,7 +22,9 @@ feature             dtype      shape          meaning
 ``agbd``            float32    ()             GEDI L4A AGBD of the footprint (Mg/ha)
 ``agbd_se``         float32    ()             its standard error (Mg/ha)
 ``lat_lon``         float64    (2,)           footprint (latitude, longitude), degrees
-``transform``       float64    (9,)           affine transform of the window (CRS units)
+``transform``       float64    (9,)           what the publisher's generator stores: the
+                                              WorldCover tile's reprojected transform
+                                              (it overwrites the window's), CRS units
 ``crs``             bytes      ()             e.g. ``b"EPSG:32632"``
 ``scl_stats``       float32    (12,)          SCL class fractions, order ``SCL_CLASS_NAMES``
 ``s2_product``      bytes      ()             Sentinel-2 product name
@@ -71,6 +73,8 @@ __all__ = [
     "iter_examples",
     "write_samples",
     "fuse_hdf5",
+    "fuse_hdf5_per_split",
+    "SPLIT_FOLDERS",
 ]
 
 GROUP = "data"
@@ -147,6 +151,8 @@ READ_AHEAD = 64
 
 _AGBD_NODATA = -9999.0
 _SUFFIXES = (".h5", ".hdf5")
+#: Folders of manual_dir whose files go to that split.
+SPLIT_FOLDERS = ("train", "test")
 _KEY_DATASET = DATASET_NAMES["shot_number"]
 _IMAGES = ("sentinel2", "worldcover", "copdem", "agbd_raster")
 _VECTORS = ("lat_lon", "transform")
@@ -157,8 +163,16 @@ _STRINGS = ("crs", "s2_product", "worldcover_tile", "copdem_tile", "gedi_product
 # --------------------------------------------------------------------------- files
 
 
+def _h5_files(folder: pathlib.Path) -> list[pathlib.Path]:
+    return sorted((p for p in folder.iterdir()
+                   if p.is_file() and p.suffix.lower() in _SUFFIXES
+                   and not p.name.startswith(".")),  # skips our own temporary files
+                  key=lambda p: p.name)
+
+
 def find_files(manual_dir: os.PathLike | str) -> list[pathlib.Path]:
-    """The ``.h5``/``.hdf5`` files directly under ``manual_dir``, sorted by name.
+    """The ``.h5``/``.hdf5`` files directly under ``manual_dir``, then those in its
+    ``train/`` and ``test/`` folders (if any), each group sorted by name.
 
     Raises SourceDataError when the folder does not exist or holds no such file.
     """
@@ -166,26 +180,48 @@ def find_files(manual_dir: os.PathLike | str) -> list[pathlib.Path]:
     if not folder.is_dir():
         raise SourceDataError(folder, "folder not found",
                               "put the GEDI .h5 files (group 'data') in it")
-    files = sorted((p for p in folder.iterdir()
-                    if p.is_file() and p.suffix.lower() in _SUFFIXES
-                    and not p.name.startswith(".")),  # skips our own temporary files
-                   key=lambda p: p.name)
+    files = _h5_files(folder)
+    for name in SPLIT_FOLDERS:
+        if (folder / name).is_dir():
+            files += _h5_files(folder / name)
     if not files:
         raise SourceDataError(folder, "no .h5 files found",
-                              "put the GEDI per-batch or fused .h5 files directly in it")
+                              "put the GEDI per-batch or fused .h5 files in it (or in its "
+                              "train/ and test/ folders)")
     return files
 
 
-def split_of(path: os.PathLike | str) -> str:
-    """``"test"`` when the file name starts with ``test``, else ``"train"``."""
-    return "test" if pathlib.Path(path).name.startswith("test") else "train"
+def _split_of_name(name: str) -> str:
+    return "test" if name.startswith("test") else "train"
+
+
+def split_of(path: os.PathLike | str, manual_dir: os.PathLike | str | None = None) -> str:
+    """The split of a file: that of its folder when it sits in ``manual_dir/train/`` or
+    ``manual_dir/test/``; else ``"test"`` when its name starts with ``test``, ``"train"``
+    otherwise (``train*`` names, and the publisher's ``batch_<size>_<i>.h5`` and
+    ``fused_dataset.h5``: its scripts build the 2020 training set only).
+
+    A file in ``train/`` named ``test*`` (or in ``test/`` named ``train*``) is a
+    SourceDataError: its folder and its name disagree.
+    """
+    path = pathlib.Path(path)
+    by_name = _split_of_name(path.name)
+    if manual_dir is None or path.parent == pathlib.Path(manual_dir) \
+            or path.parent.name not in SPLIT_FOLDERS:
+        return by_name
+    by_folder = path.parent.name
+    if path.name.startswith(("train", "test")) and by_name != by_folder:
+        raise SourceDataError(path, f"a {by_name} file (by its name) in the {by_folder}/ "
+                                    "folder", "move it to the folder of its split or rename it")
+    return by_folder
 
 
 def split_files(manual_dir: os.PathLike | str) -> dict[str, list[pathlib.Path]]:
-    """``{split: sorted files}`` for the splits that have files (``train``, ``test``)."""
+    """``{split: files}`` for the splits that have files (``train``, ``test``), in the
+    order of :func:`find_files`; see :func:`split_of`."""
     splits: dict[str, list[pathlib.Path]] = {}
     for path in find_files(manual_dir):
-        splits.setdefault(split_of(path), []).append(path)
+        splits.setdefault(split_of(path, manual_dir), []).append(path)
     return splits
 
 
@@ -613,24 +649,40 @@ SAMPLE_FILES = {
     "train_batch_1.h5": (9, 2020),
     "test_batch_0.h5": (7, 2021),
 }
+#: The same files as the publisher's scripts name them (``batch_<size>_<i>.h5``, batch
+#: size 12, the last batch short), the test year's in a ``test/`` folder.
+PUBLISHER_NAMES = {
+    "train_batch_0.h5": "batch_12_0.h5",
+    "train_batch_1.h5": "batch_12_1.h5",
+    "test_batch_0.h5": "test/batch_7_0.h5",
+}
+SAMPLE_LAYOUTS = ("split_names", "publisher")
 
 
-def write_samples(root: os.PathLike | str, seed: int = 0) -> pathlib.Path:
-    """Write small batch files as the publisher's code does, directly under ``root``.
+def write_samples(root: os.PathLike | str, seed: int = 0,
+                  layout: str = "split_names") -> pathlib.Path:
+    """Write small batch files as the publisher's code does, under ``root``.
 
-    ``train_batch_0.h5`` (12 footprints), ``train_batch_1.h5`` (9), ``test_batch_0.h5``
-    (7): group ``data``, all 17 datasets with the code's dtypes (int16 Sentinel-2,
-    float64 transforms and lat/lon, float32 delta time), LZF, chunks (1, ...),
-    variable-length UTF-8 strings, SCL stats as (N, 12, 2) (name, fraction text),
-    AGBD raster -9999 outside the footprint, unique shot numbers. About 1 MB;
-    the same bytes of data for the same seed. Returns ``root``.
+    ``layout="split_names"``: ``train_batch_0.h5`` (12 footprints), ``train_batch_1.h5``
+    (9), ``test_batch_0.h5`` (7) directly under ``root``; ``"publisher"``: the same files
+    named as the publisher's scripts name them, ``batch_12_0.h5``, ``batch_12_1.h5``
+    (train) and ``test/batch_7_0.h5`` (:data:`PUBLISHER_NAMES`). Group ``data``, all 17
+    datasets with the code's dtypes (int16 Sentinel-2, float64 transforms and lat/lon,
+    float32 delta time), LZF, chunks (1, ...), variable-length UTF-8 strings, SCL stats
+    as (N, 12, 2) (name, fraction text), AGBD raster -9999 outside the footprint, unique
+    shot numbers. About 1 MB; the same bytes of data for the same seed in either layout.
+    Returns ``root``.
     """
+    if layout not in SAMPLE_LAYOUTS:
+        raise ValueError(f"layout must be one of {SAMPLE_LAYOUTS}, not {layout!r}")
     root = pathlib.Path(root)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     first = 0
     for name, (n, year) in SAMPLE_FILES.items():
-        _write_h5(root / name, _sample_arrays(rng, n, year, first))
+        path = root / (PUBLISHER_NAMES[name] if layout == "publisher" else name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_h5(path, _sample_arrays(rng, n, year, first))
         first += n
     return root
 
@@ -679,24 +731,9 @@ def _compression(ds: h5py.Dataset) -> dict:
     return {}
 
 
-def fuse_hdf5(input_dir: os.PathLike | str, output_file: os.PathLike | str,
-              progress: bool = True) -> pathlib.Path:
-    """Concatenate the ``.h5`` files of ``input_dir`` (sorted by name) into one file.
-
-    Every file's group ``data`` must hold the same dataset names with the same dtypes
-    and trailing shapes (else SourceDataError naming the file and dataset). Copies
-    ``READ_AHEAD`` rows at a time, keeps the inputs' compression and chunks (1, ...),
-    writes under a temporary name in the output's folder and renames when complete.
-    Returns the output path.
-    """
-    from tqdm import tqdm
-
-    output = pathlib.Path(output_file).absolute()
-    files = [p for p in find_files(input_dir)
-             if p.absolute() != output and not (output.exists() and p.samefile(output))]
-    if not files:
-        raise SourceDataError(input_dir, "no .h5 files to fuse besides the output",
-                              "point --input at the folder of batch files")
+def _check_schemas(files: list[pathlib.Path]) -> tuple[dict, int]:
+    """The files' common schema (that of the first) and their total N; SourceDataError
+    naming the file and dataset where one differs."""
     schemas = []
     for path in files:
         with _open(path) as f:
@@ -716,8 +753,73 @@ def fuse_hdf5(input_dir: os.PathLike | str, output_file: os.PathLike | str,
                           f"{schema[name][1]} per row, but {reference[name][0]} "
                           f"{reference[name][1]} in {ref_path.name}",
                     "fuse only files of one schema")
-    total = sum(next(iter(s.values()))[2] for s in schemas)
+    return reference, sum(next(iter(s.values()))[2] for s in schemas)
 
+
+def _inputs(input_dir, outputs: list[pathlib.Path]) -> dict[str, list[pathlib.Path]]:
+    """``{split: files}`` of ``input_dir``, outputs (e.g. of an earlier run) left out."""
+    def is_output(p):
+        return any(p.absolute() == o or (o.exists() and p.samefile(o)) for o in outputs)
+
+    splits = {split: [p for p in files if not is_output(p)]
+              for split, files in split_files(input_dir).items()}
+    splits = {split: files for split, files in splits.items() if files}
+    if not splits:
+        raise SourceDataError(input_dir, "no .h5 files to fuse besides the output",
+                              "point --input at the folder of batch files")
+    return splits
+
+
+def fuse_hdf5(input_dir: os.PathLike | str, output_file: os.PathLike | str,
+              progress: bool = True) -> pathlib.Path:
+    """Concatenate the ``.h5`` files of ``input_dir`` (sorted by name) into one file.
+
+    The files must all belong to one split (:func:`split_of`): a folder holding
+    ``train*`` and ``test*`` files (or ``train/`` and ``test/`` folders) is a
+    SourceDataError naming one file of each, and nothing is written, since the fused
+    file's name would send every row to one split; fuse such a folder with
+    :func:`fuse_hdf5_per_split`. Every file's group ``data`` must hold the same dataset
+    names with the same dtypes and trailing shapes (else SourceDataError naming the file
+    and dataset). Copies ``READ_AHEAD`` rows at a time, keeps the inputs' compression and
+    chunks (1, ...), writes under a temporary name in the output's folder and renames
+    when complete. Returns the output path.
+    """
+    output = pathlib.Path(output_file).absolute()
+    splits = _inputs(input_dir, [output])
+    if len(splits) > 1:
+        train, test = splits["train"][0], splits["test"][0]
+        raise SourceDataError(
+            input_dir, f"holds files of both splits, e.g. {train.name} (train) and "
+                       f"{test.name} (test): one fused file would send the test rows to "
+                       "one split", "fuse each split's files on their own (one folder "
+                       "each), or write one output per split (eo-tfds fuse-hdf5 --per-split)")
+    (files,) = splits.values()
+    _fuse(files, output, progress)
+    return output
+
+
+def fuse_hdf5_per_split(input_dir: os.PathLike | str, output_dir: os.PathLike | str,
+                        progress: bool = True) -> dict[str, pathlib.Path]:
+    """:func:`fuse_hdf5` once per split of ``input_dir``'s files: ``train_fused.h5`` and
+    ``test_fused.h5`` in ``output_dir`` (names that keep their split when the folder is
+    a manual_dir). Every split's schema is checked before anything is written. Returns
+    ``{split: output path}``.
+    """
+    folder = pathlib.Path(output_dir).absolute()
+    outputs = {split: folder / f"{split}_fused.h5" for split in SPLIT_FOLDERS}
+    splits = _inputs(input_dir, list(outputs.values()))
+    for files in splits.values():
+        _check_schemas(files)
+    for split, files in splits.items():
+        _fuse(files, outputs[split], progress)
+    return {split: outputs[split] for split in splits}
+
+
+def _fuse(files: list[pathlib.Path], output: pathlib.Path, progress: bool) -> None:
+    from tqdm import tqdm
+
+    reference, total = _check_schemas(files)
+    ref_path = files[0]
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
     try:
@@ -758,4 +860,3 @@ def fuse_hdf5(input_dir: os.PathLike | str, output_file: os.PathLike | str,
     finally:
         if tmp.exists():
             tmp.unlink()
-    return output

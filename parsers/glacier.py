@@ -20,14 +20,23 @@ What the reader returns (numpy only, no TensorFlow), one scene at a time:
 - :func:`iter_tile_examples` (config ``tiles512``): a regular grid of 512 x 512 tiles
   from (0, 0), every scene pixel in exactly one tile; ``image`` float32 (512, 512, 7)
   normalised (0 outside the scene), ``mask`` uint8 (512, 512), 255 outside the scene.
+- ``bounds="glaset"`` (configs ``glaset_scenes``; :func:`iter_glaset_tile_examples` for
+  ``glaset_tiles256``): the same examples with the publisher's fixed per-sensor bounds.
 
-Normalisation (per scene, per channel; channels = the 6 bands, then elevation):
-with n the scene's pixel count and ``k = max(1, floor(0.05 * n))``, ``min`` is the mean
-of the k smallest values and ``max`` the mean of the k largest (every pixel counts; the
-files carry no no-data in scene or dem). The normalised value is
-``clip((x - min) / (max - min), 0, 1)`` in float32 arithmetic on the float32 bounds,
-NaN -> 0, and a constant channel (``max == min``) -> 0. The bounds are exact: an integer
+Normalisation (per scene, per channel; channels = the 6 bands, then elevation), exactly
+the publisher's ``calculate_histogram_params``: with the channel's n values sorted
+(every pixel counts; the files carry no NaN and no no-data in scene or dem),
+``lo = int(0.05 * n)``, ``min`` = mean of ``sorted[:lo + 1]``;
+``hi = min(n - 1, int(0.95 * n))``, ``max`` = mean of ``sorted[hi:]``. The two tails
+differ in length (e.g. n = 100: 6 values for min, 5 for max). The normalised value is
+``clip((x - min) / (max - min + 1e-6), 0, 1)`` in float32 arithmetic on the float32
+bounds, NaN -> 0 (a constant channel gives 0). The bounds are exact: an integer
 histogram of each channel, accumulated strip by strip, so memory stays bounded.
+
+The publisher's current protocol (its main branch; configs ``glaset_*``): validation =
+every 4th of the 65 scene ids sorted by name (:func:`glaset_split_of`), fixed bounds per
+sensor (:func:`glaset_bounds`) instead of per-scene ones, and validation tiles of 256 px
+with a 40 px overlap where its ``img2patch`` puts them (:func:`glaset_tile_origins`).
 
 The truth is always read raw (``masked=False``): its no-data tag is 0, and applying it
 would hide the whole background class.
@@ -77,6 +86,20 @@ TILE_SIZE = 512
 IGNORE_LABEL = 255
 #: Share of a scene's values averaged into each normalisation bound.
 TAIL_FRACTION = 0.05
+#: Normalisation bounds: the scene's own (``scene``), or the publisher's fixed ones.
+BOUNDS = ("scene", "glaset")
+#: Added to ``max - min`` by the publisher's normalisation.
+NORM_EPSILON = 1e-6
+
+#: The publisher's current protocol (main branch): fixed per-sensor bounds of the six
+#: bands, and of elevation for every sensor.
+GLASET_BAND_MIN = {"l5": 4891, "l7": 6719, "l8": 1, "l9": 1, "s2": 1}
+GLASET_BAND_MAX = {"l5": 65454, "l7": 56297, "l8": 65439, "l9": 65453, "s2": 19312}
+GLASET_ELEVATION = (-420, 8848)
+GLASET_TILE_SIZE = 256
+GLASET_OVERLAP = 40
+#: Every GLASET_VALIDATION_EVERY-th id of the 65, sorted by name, is validation.
+GLASET_VALIDATION_EVERY = 4
 
 _ID_RE = re.compile(r"^(l5|l7|l8|l9|s2)_scene_(\d{2})$", re.IGNORECASE)
 _TIF_SUFFIXES = (".tif", ".tiff")
@@ -99,6 +122,24 @@ def split_of(scene_id: str) -> str:
     if m is None:
         raise ValueError(f"not a glacier scene id: {scene_id!r}")
     return "validation" if int(m.group(2)) in VALIDATION_SCENE_NUMBERS else "train"
+
+
+def glaset_split_of(scene_id: str) -> str:
+    """The publisher's current split: ``"validation"`` for every 4th of the 65 scene ids
+    sorted by name (``ids[::4]``: 17 scenes), ``"train"`` for the other 48. Decided on
+    the publisher's 65 ids, so a manual_dir holding a subset splits the same way."""
+    if _ID_RE.match(scene_id) is None:
+        raise ValueError(f"not a glacier scene id: {scene_id!r}")
+    return "validation" if scene_id.lower() in _GLASET_VALIDATION else "train"
+
+
+def glaset_bounds(scene_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """The publisher's fixed (norm_min, norm_max) of the scene's sensor, float32 (7,):
+    the six bands, then elevation (-420 .. 8848 m)."""
+    sensor = sensor_of(scene_id)
+    lo = [GLASET_BAND_MIN[sensor]] * NUM_BANDS + [GLASET_ELEVATION[0]]
+    hi = [GLASET_BAND_MAX[sensor]] * NUM_BANDS + [GLASET_ELEVATION[1]]
+    return np.asarray(lo, np.float32), np.asarray(hi, np.float32)
 
 
 def sensor_of(scene_id: str) -> str:
@@ -283,16 +324,19 @@ class _Histograms:
             if c == NUM_BANDS:
                 values -= _INT16_OFFSET
             counts = self.counts[c]
-            k = tail_count(int(counts.sum()))
-            norm_min[c] = _tail_mean(values, counts, k)
-            norm_max[c] = _tail_mean(values[::-1], counts[::-1], k)
+            k_min, k_max = tail_counts(int(counts.sum()))
+            norm_min[c] = _tail_mean(values, counts, k_min)
+            norm_max[c] = _tail_mean(values[::-1], counts[::-1], k_max)
         return norm_min, norm_max
 
 
-def tail_count(n: int) -> int:
-    """How many values each bound averages: ``max(1, floor(0.05 * n))`` of n pixels."""
-    # Integer arithmetic: 0.05 * n in floating point can land just below an integer.
-    return max(1, n * 5 // 100)
+def tail_counts(n: int) -> tuple[int, int]:
+    """How many of n sorted values the (min, max) bounds average, by the publisher's
+    index rule: ``sorted[:lo + 1]`` with ``lo = int(0.05 n)``, and ``sorted[hi:]`` with
+    ``hi = min(n - 1, int(0.95 n))``; e.g. n = 100 gives (6, 5), n = 20 gives (2, 1)."""
+    lo = int(0.05 * n)  # the publisher's float expressions (equal to n*5//100 up to 2e6)
+    hi = min(n - 1, int(0.95 * n))
+    return lo + 1, n - hi
 
 
 def _tail_mean(values: np.ndarray, counts: np.ndarray, k: int) -> float:
@@ -336,17 +380,17 @@ def normalization_bounds(manual_dir: os.PathLike | str,
 
 
 def normalize(x: np.ndarray, norm_min: np.ndarray, norm_max: np.ndarray) -> np.ndarray:
-    """float32 ``clip((x - min) / (max - min), 0, 1)`` over the last axis, NaN -> 0.
+    """float32 ``clip((x - min) / (max - min + 1e-6), 0, 1)`` over the last axis, NaN -> 0.
 
-    ``x`` is (..., 7) (any numeric dtype); a channel whose bounds are equal gives 0.
+    The publisher's normalisation, in float32 on float32 bounds (``max - min`` first,
+    then ``+ 1e-6``). ``x`` is (..., 7) (any numeric dtype); a channel whose bounds are
+    equal gives 0 (x = min there).
     """
     norm_min = np.asarray(norm_min, np.float32)
-    norm_max = np.asarray(norm_max, np.float32)
-    span = norm_max - norm_min
-    with np.errstate(divide="ignore", invalid="ignore"):
+    span = (np.asarray(norm_max, np.float32) - norm_min) + np.float32(NORM_EPSILON)
+    with np.errstate(invalid="ignore"):
         out = (np.asarray(x, np.float32) - norm_min) / span
     np.clip(out, 0.0, 1.0, out=out)
-    out[..., span == 0] = 0.0
     np.nan_to_num(out, copy=False, nan=0.0)
     return out
 
@@ -354,21 +398,28 @@ def normalize(x: np.ndarray, norm_min: np.ndarray, norm_max: np.ndarray) -> np.n
 # --- examples -----------------------------------------------------------------------
 
 
-def iter_scene_examples(manual_dir: os.PathLike | str,
-                        scene_id: str) -> Iterator[tuple[str, dict]]:
-    """Config ``scenes``: yields the one ``(scene_id, example)`` of a scene.
+def _check_bounds(bounds: str) -> None:
+    if bounds not in BOUNDS:
+        raise ValueError(f"bounds must be one of {BOUNDS}, not {bounds!r}")
+
+
+def iter_scene_examples(manual_dir: os.PathLike | str, scene_id: str,
+                        bounds: str = "scene") -> Iterator[tuple[str, dict]]:
+    """Configs ``scenes`` and ``glaset_scenes``: yields the one ``(scene_id, example)`` of a scene.
 
     example: ``id`` str, ``sensor`` str (l5 l7 l8 l9 s2), ``image`` uint16 (H, W, 6)
     raw reflectance numbers, ``dem`` int16 (H, W, 1) metres, ``mask`` uint8 (H, W)
-    (1 glacier, 0 not), ``norm_min`` / ``norm_max`` float32 (7,). The bounds come from
-    the same single pass that fills the arrays.
+    (1 glacier, 0 not), ``norm_min`` / ``norm_max`` float32 (7,): with
+    ``bounds="scene"`` the scene's own bounds, from the same single pass that fills the
+    arrays; with ``bounds="glaset"`` the fixed bounds of its sensor (:func:`glaset_bounds`).
     """
+    _check_bounds(bounds)
     with _open_scene(manual_dir, scene_id) as (scene, dem, truth, paths):
         h, w = scene.height, scene.width
         image = np.empty((h, w, NUM_BANDS), np.uint16)
         elevation = np.empty((h, w, 1), np.int16)
         mask = np.empty((h, w), np.uint8)
-        hist = _Histograms()
+        hist = _Histograms() if bounds == "scene" else None
         for win in _strips(scene):
             r0, r1 = win.row_off, win.row_off + win.height
             bands = _read(scene, paths.scene, scene_id, win)
@@ -376,8 +427,9 @@ def iter_scene_examples(manual_dir: os.PathLike | str,
             image[r0:r1] = bands.transpose(1, 2, 0)
             elevation[r0:r1, :, 0] = elev
             mask[r0:r1] = _read(truth, paths.truth, scene_id, win, 1)
-            hist.add(bands, elev)
-        norm_min, norm_max = hist.bounds()
+            if hist is not None:
+                hist.add(bands, elev)
+        norm_min, norm_max = hist.bounds() if hist is not None else glaset_bounds(scene_id)
     yield scene_id, {
         "id": scene_id,
         "sensor": sensor_of(scene_id),
@@ -398,34 +450,42 @@ def tile_origins(height: int, width: int, tile_size: int = TILE_SIZE) -> list[tu
     return [(r, c) for r in range(0, height, tile_size) for c in range(0, width, tile_size)]
 
 
+def glaset_tile_origins(height: int, width: int, tile_size: int = GLASET_TILE_SIZE,
+                        overlap: int = GLASET_OVERLAP) -> list[tuple[int, int]]:
+    """Top-left (row, col) of the publisher's ``img2patch`` tiles without padding, row-major.
+
+    Step ``tile_size - overlap`` (216) from (0, 0), ``(height - overlap) // step`` rows and
+    ``(width - overlap) // step`` columns: every tile lies inside the scene; a strip of
+    up to ``step - 1`` pixels at the bottom and right is in no tile, and a scene smaller
+    than a tile gives none.
+    """
+    step = tile_size - overlap
+    rows, cols = max(0, (height - overlap) // step), max(0, (width - overlap) // step)
+    return [(r * step, c * step) for r in range(rows) for c in range(cols)]
+
+
 def tile_id(scene_id: str, row: int, col: int) -> str:
     """The id (and key) of a tile, e.g. ``"l8_scene_03/r512_c0"``."""
     return f"{scene_id}/r{row}_c{col}"
 
 
-def iter_tile_examples(manual_dir: os.PathLike | str,
-                       scene_id: str) -> Iterator[tuple[str, dict]]:
-    """Config ``tiles512``: yields ``(tile_id, example)`` for each 512 x 512 tile, row-major.
-
-    example: ``id`` str (``"<scene_id>/r<row>_c<col>"``), ``sensor`` str, ``row``,
-    ``col`` int32 (the tile's top-left pixel in the scene), ``image`` float32
-    (512, 512, 7) normalised with the scene's bounds (bands then elevation; 0 outside
-    the scene), ``mask`` uint8 (512, 512), the truth inside the scene, 255 outside.
-    One pass over the scene for the bounds, then one window read per tile.
-    """
+def _iter_tiles(manual_dir, scene_id: str, tile_size: int, origins, bounds: str):
     sensor = sensor_of(scene_id)
     with _open_scene(manual_dir, scene_id) as (scene, dem, truth, paths):
-        norm_min, norm_max = _bounds_of(scene, dem, paths, scene_id)
-        for row, col in tile_origins(scene.height, scene.width):
-            h = min(TILE_SIZE, scene.height - row)
-            w = min(TILE_SIZE, scene.width - col)
+        if bounds == "scene":  # one pass over the scene for the bounds first
+            norm_min, norm_max = _bounds_of(scene, dem, paths, scene_id)
+        else:
+            norm_min, norm_max = glaset_bounds(scene_id)
+        for row, col in origins(scene.height, scene.width):
+            h = min(tile_size, scene.height - row)
+            w = min(tile_size, scene.width - col)
             win = Window(col, row, w, h)
             raw = np.empty((h, w, NUM_CHANNELS), np.float32)
             raw[..., :NUM_BANDS] = _read(scene, paths.scene, scene_id, win).transpose(1, 2, 0)
             raw[..., NUM_BANDS] = _read(dem, paths.dem, scene_id, win, 1)
-            image = np.zeros((TILE_SIZE, TILE_SIZE, NUM_CHANNELS), np.float32)
+            image = np.zeros((tile_size, tile_size, NUM_CHANNELS), np.float32)
             image[:h, :w] = normalize(raw, norm_min, norm_max)
-            mask = np.full((TILE_SIZE, TILE_SIZE), IGNORE_LABEL, np.uint8)
+            mask = np.full((tile_size, tile_size), IGNORE_LABEL, np.uint8)
             mask[:h, :w] = _read(truth, paths.truth, scene_id, win, 1)
             key = tile_id(scene_id, row, col)
             yield key, {
@@ -438,13 +498,36 @@ def iter_tile_examples(manual_dir: os.PathLike | str,
             }
 
 
+def iter_tile_examples(manual_dir: os.PathLike | str,
+                       scene_id: str) -> Iterator[tuple[str, dict]]:
+    """Config ``tiles512``: yields ``(tile_id, example)`` for each 512 x 512 tile, row-major.
+
+    example: ``id`` str (``"<scene_id>/r<row>_c<col>"``), ``sensor`` str, ``row``,
+    ``col`` int32 (the tile's top-left pixel in the scene), ``image`` float32
+    (512, 512, 7) normalised with the scene's bounds (bands then elevation; 0 outside
+    the scene), ``mask`` uint8 (512, 512), the truth inside the scene, 255 outside.
+    One pass over the scene for the bounds, then one window read per tile.
+    """
+    return _iter_tiles(manual_dir, scene_id, TILE_SIZE, tile_origins, "scene")
+
+
+def iter_glaset_tile_examples(manual_dir: os.PathLike | str,
+                              scene_id: str) -> Iterator[tuple[str, dict]]:
+    """Config ``glaset_tiles256``: ``(tile_id, example)`` for each of the publisher's
+    256 x 256 validation tiles (:func:`glaset_tile_origins`), row-major: the features of
+    ``tiles512`` at 256 px, ``image`` normalised with the fixed bounds of the sensor;
+    every tile lies inside the scene (no 255 in ``mask``)."""
+    return _iter_tiles(manual_dir, scene_id, GLASET_TILE_SIZE, glaset_tile_origins, "glaset")
+
+
 # --- sample writer ------------------------------------------------------------------
 
 # A few scenes larger than one tile, so tiles512 makes several tiles of them
-# (one in validation): (height, width).
+# (one in validation), and s2_scene_05 (glaset validation) two 256 px glaset tiles:
+# (height, width).
 _LARGE_SCENES = {
     "l8_scene_02": (600, 530),
-    "s2_scene_05": (530, 180),
+    "s2_scene_05": (530, 300),
     "l5_scene_12": (160, 560),
     "l9_scene_07": (520, 260),
 }
@@ -534,6 +617,9 @@ def _write_tif(path: pathlib.Path, data: np.ndarray, transform: Affine, crs: CRS
 def all_scene_ids() -> list[str]:
     """The publisher's 65 scene ids, sorted."""
     return [f"{s}_scene_{n:02d}" for s in SENSORS for n in range(1, SCENES_PER_SENSOR + 1)]
+
+
+_GLASET_VALIDATION = frozenset(sorted(all_scene_ids())[::GLASET_VALIDATION_EVERY])
 
 
 def write_samples(root: os.PathLike | str, seed: int = 0,

@@ -56,22 +56,31 @@ def test_extract_truncated_archive(synth_all, tmp_path):
     assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file() and not p.name.startswith(".")]
 
 
-def test_fuse_hdf5_equals_concatenation_and_rejects_other_schema(synth_all, tmp_path):
+def test_fuse_hdf5_refuses_to_mix_splits_per_split_equals_concatenation(synth_all, tmp_path):
     src = tmp_path / "batches"
     shutil.copytree(synth_all / "gedi_agbd", src)
     out = tmp_path / "fused.h5"
-    r = run("fuse-hdf5", "--input", src, "--output", out)
+    r = run("fuse-hdf5", "--input", src, "--output", out)  # train_* and test_* files
+    _assert_clean_error(r, "train_batch_0.h5", "test_batch_0.h5")
+    assert not out.exists() and not list(tmp_path.glob(".fused*"))
+    out_dir = tmp_path / "per_split"
+    r = run("fuse-hdf5", "--input", src, "--output", out_dir, "--per-split")
     assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out_dir.iterdir()) == ["test_fused.h5", "train_fused.h5"]
+    for split in ("train", "test"):
+        files = sorted(src.glob(f"{split}*.h5"))
+        with h5py.File(out_dir / f"{split}_fused.h5") as fused:
+            for name, ds in fused["data"].items():
+                parts = []
+                for f in files:
+                    with h5py.File(f) as h:
+                        parts.append(h["data"][name][()])
+                want = np.concatenate(parts)
+                assert ds.dtype == parts[0].dtype and ds.shape == want.shape
+                assert ds[()].tobytes() == want.tobytes() if want.dtype.kind != "O" else list(ds[()].ravel()) == list(want.ravel())
+    for f in src.glob("test*.h5"):
+        f.unlink()
     files = sorted(src.glob("*.h5"))
-    with h5py.File(out) as fused:
-        for name, ds in fused["data"].items():
-            parts = []
-            for f in files:
-                with h5py.File(f) as h:
-                    parts.append(h["data"][name][()])
-            want = np.concatenate(parts)
-            assert ds.dtype == parts[0].dtype and ds.shape == want.shape
-            assert ds[()].tobytes() == want.tobytes() if want.dtype.kind != "O" else list(ds[()].ravel()) == list(want.ravel())
     with h5py.File(files[-1], "a") as h:  # another dtype in one file: schemas disagree
         data = h["data"]["AGBD Values"][()]
         del h["data"]["AGBD Values"]

@@ -28,14 +28,22 @@ def prepare(config, manual, data_dir):
     return builder
 
 
+# scenario4_geometry reads the later release's 2021 dates; the others the first release
+LATER_ONLY = "scenario4_geometry"
+FIRST = [name for name in CONFIGS if name != LATER_ONLY]
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("cpazmal")
     path = src.write_samples(root / "manual")
+    later = src.write_samples(root / "later", later_release=True, filename="PAZ_CRYO_ML.hdf5")
     data_dir = root / "data"
-    for name in CONFIGS:
+    for name in FIRST:
         prepare(name, path.parent, data_dir)
-    return {"root": root, "path": path, "manual": path.parent, "data_dir": data_dir}
+    prepare(LATER_ONLY, later.parent, data_dir)
+    return {"root": root, "path": path, "manual": path.parent, "data_dir": data_dir,
+            "later": later}
 
 
 def parser_examples(path, split, **params):
@@ -79,8 +87,9 @@ def compare(builder, split, want):
 def test_every_example_matches_the_file(built, scenario):
     builder = tfds.builder(f"cpazmal/{scenario}", data_dir=os.fspath(built["data_dir"]))
     assert list(builder.info.splits) == list(src.SCENARIO_SPLITS[scenario])
+    path = built["later"] if scenario == LATER_ONLY else built["path"]
     for split in src.SCENARIO_SPLITS[scenario]:
-        compare(builder, split, parser_examples(built["path"], split, scenario=scenario))
+        compare(builder, split, parser_examples(path, split, scenario=scenario))
 
 
 def test_features_as_spec(built):
@@ -102,8 +111,10 @@ def test_features_as_spec(built):
 
 def test_config_fields_and_defaults():
     assert isinstance(SCENARIO1, tfds.core.BuilderConfig)
-    assert tuple(f.name for f in dataclasses.fields(CpazmalConfig) if f.name in src.PARAM_NAMES) \
-        == src.PARAM_NAMES
+    # declared in the class body (not generated), the parser's names and defaults
+    own = [f for f in dataclasses.fields(CpazmalConfig) if f.name in CpazmalConfig.__annotations__]
+    assert tuple(f.name for f in own) == src.PARAM_NAMES
+    assert [f.default for f in own] == [f.default for f in dataclasses.fields(src.ScenarioParams)]
     for name, config in CONFIGS.items():
         assert config.name == name
         assert src.params_from(config) == src.ScenarioParams.for_scenario(name).as_kwargs()
@@ -121,7 +132,7 @@ def test_replace_variant_builds(built):
 
 
 def test_metadata(built):
-    for name in CONFIGS:
+    for name in FIRST:
         meta = tfds.builder(f"cpazmal/{name}", data_dir=os.fspath(built["data_dir"])).info.metadata
         params = dict(src.SCENARIO_DEFAULTS[name])
         params = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
@@ -140,6 +151,37 @@ def test_metadata(built):
         assert meta["band_stats"]["count"][b] == v.size
         np.testing.assert_allclose(meta["band_stats"]["mean"][b], v.mean(), rtol=1e-9)
         np.testing.assert_allclose(meta["band_stats"]["std"][b], v.std(), rtol=1e-6)
+
+
+def test_scenario4_geometry(built, tmp_path):
+    builder = tfds.builder(f"cpazmal/{LATER_ONLY}", data_dir=os.fspath(built["data_dir"]))
+    assert builder.info.version == "1.1.0"
+    f = builder.info.features
+    assert f["image"].shape == (32, 32, 1) and f["image"].np_dtype == np.float32
+    assert set(f) == {"image", "mask", "label", "group", "position", "satellite", "date"}
+    meta = builder.info.metadata
+    assert meta["source_file"] == "PAZ_CRYO_ML.hdf5" and "LAC001" in meta["groups"]
+    assert {k: meta["params"][k] for k in ("source_orbit", "target_orbit", "source_date",
+                                           "target_date", "source_polarization",
+                                           "target_polarization", "scale_type")} == {
+        "source_orbit": "DSC", "target_orbit": "ASC", "source_date": "20210127",
+        "target_date": "20210214", "source_polarization": "HH", "target_polarization": "HH",
+        "scale_type": "intensity"}
+    for split, date in (("source", "20210127"), ("target", "20210214")):
+        dates = {e["date"].decode() for e in tfds.as_numpy(builder.as_dataset(split=split))}
+        assert dates == {date}
+        image, label = next(iter(cpazmal(split, config=LATER_ONLY, data_dir=built["data_dir"],
+                                         batch_size=4)))
+        assert image.shape == (4, 32, 32, 1) and label.dtype == tf.int32
+    # the first release has no 2021 date: an error naming what was asked, nothing built
+    with pytest.raises(SourceDataError) as err:
+        prepare(LATER_ONLY, built["manual"], tmp_path / "data")
+    assert "20210127" in str(err.value) and "PAZTSX_CRYO_ML.hdf5" in str(err.value)
+    assert not tfds.builder(f"cpazmal/{LATER_ONLY}", data_dir=os.fspath(tmp_path / "data")).is_prepared()
+    # and the old scenario 4 on the later release: no TerraSAR-X date, no empty target
+    with pytest.raises(SourceDataError, match="TerraSAR-X.*20080805"):
+        prepare("scenario4", built["later"].parent, tmp_path / "data")
+    assert not tfds.builder("cpazmal/scenario4", data_dir=os.fspath(tmp_path / "data")).is_prepared()
 
 
 def test_missing_file_is_an_error_and_leaves_nothing(tmp_path):

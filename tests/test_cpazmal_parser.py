@@ -448,7 +448,8 @@ def test_scenario4_takes_only_the_wanted_satellite(sample, tmp_path):
 
 
 @pytest.mark.parametrize("scenario", cpazmal.SCENARIOS)
-def test_work_units_cover_the_split(sample, scenario):
+def test_work_units_cover_the_split(sample, later, scenario):
+    sample = later if scenario == "scenario4_geometry" else sample  # its dates: 2021
     for split in cpazmal.SCENARIO_SPLITS[scenario]:
         units = cpazmal.list_work_units(sample, split, scenario=scenario)
         assert "STUDY01" not in units
@@ -466,7 +467,9 @@ def test_scenario_params():
     assert names == ["scenario", "window_size", "stride", "orbit", "polarisation", "start_date",
                      "end_date", "train_start", "train_end", "predict_start", "predict_end",
                      "target_date", "source_date", "scale_type", "max_mask_value",
-                     "max_mask_percentage", "min_valid_percentage", "skip_optim_offset"]
+                     "max_mask_percentage", "min_valid_percentage", "skip_optim_offset",
+                     "source_orbit", "target_orbit", "source_polarization",
+                     "target_polarization"]
     d = cpazmal.SCENARIO_DEFAULTS
     assert (d["scenario1"]["orbit"], d["scenario1"]["scale_type"], d["scenario1"]["window_size"],
             d["scenario1"]["max_mask_value"], d["scenario1"]["max_mask_percentage"],
@@ -477,6 +480,12 @@ def test_scenario_params():
                                                "20201231")
     assert (d["scenario3"]["orbit"], d["scenario3"]["target_date"]) == ("DSC", "20200804")
     assert (d["scenario4"]["source_date"], d["scenario4"]["target_date"]) == ("20200804", "20080805")
+    g = d["scenario4_geometry"]  # the later release's function arguments and defaults
+    assert (g["source_orbit"], g["target_orbit"], g["source_date"], g["target_date"],
+            g["source_polarization"], g["target_polarization"], g["scale_type"]) == \
+        ("DSC", "ASC", "20210127", "20210214", "HH", "HH", "intensity")
+    with pytest.raises(ValueError):
+        cpazmal.resolve_params(scenario="scenario4_geometry", source_polarization="HH+HV")
     for name, values in d.items():
         assert cpazmal.ScenarioParams.for_scenario(name) == cpazmal.ScenarioParams(**values)
     with pytest.raises(TypeError):
@@ -509,12 +518,97 @@ def test_later_release_is_read(later):
         s1 = list(cpazmal.iter_scenario_examples(f, scenario="scenario1"))
         assert "LAC" in {ex["label"] for _, ex in s1}
         assert list(cpazmal.iter_scenario_examples(f, "source", scenario="scenario4"))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            assert list(cpazmal.iter_scenario_examples(f, "target", scenario="scenario4")) == []
-        reported = [str(w.message) for w in caught if w.category is cpazmal.CpazmalSkipWarning]
-        assert len(reported) == len(f.list_groups())
-        assert all("20080805" in r and str(later) in r for r in reported)
+
+
+def test_later_release_file_names(later, tmp_path):
+    """The three names, and any single .hdf5; two candidates are an error naming both."""
+    for name in ("PAZTSX_CRYO_ML.hdf5", "CPAZMaL.hdf5", "PAZ_CRYO_ML.hdf5", "my_copy.hdf5"):
+        folder = tmp_path / name.split(".")[0]
+        folder.mkdir()
+        shutil.copy(later, folder / name)
+        (folder / "notes.txt").write_text("not a candidate")
+        assert cpazmal.find_source_file(folder) == folder / name
+        with cpazmal.CpazmalFile(folder) as f:
+            assert f.path == folder / name and "LAC" in f.learning_classes
+    shutil.copy(later, tmp_path / "PAZ_CRYO_ML" / "CPAZMaL.hdf5")
+    with pytest.raises(SourceDataError) as err:
+        cpazmal.find_source_file(tmp_path / "PAZ_CRYO_ML")
+    _expect(err, tmp_path / "PAZ_CRYO_ML", "CPAZMaL.hdf5", "PAZ_CRYO_ML.hdf5")
+
+
+def test_later_release_has_the_geometry_dates(tmp_path):
+    path = cpazmal.write_samples(tmp_path, seed=1, later_release=True, filename="PAZ_CRYO_ML.hdf5")
+    assert path == tmp_path / "PAZ_CRYO_ML.hdf5"
+    with h5py.File(path, "r") as f:
+        for g in f["data"]:
+            for orbit, date in (("DSC", b"20210127"), ("ASC", b"20210214")):
+                for pol in ("HH", "HV"):
+                    assert date in list(f[f"data/{g}/{orbit}/{pol}/timestamps"][()])
+
+
+def _publisher_windows(image, mask, ws=32, max_mask_value=1, max_bad=10.0, min_valid=50.0):
+    """Top-left corners of the windows the publisher keeps from (0, 0) (its
+    skip_optim_offset=True): bad% (mask > max_mask_value, -127 not bad) <= max_bad and
+    valid% (neither NaN nor -999) >= min_valid, swept row-major with stride ws."""
+    kept = []
+    for y in range(0, image.shape[0] - ws + 1, ws):
+        for x in range(0, image.shape[1] - ws + 1, ws):
+            m = mask[y:y + ws, x:x + ws]
+            bad = ((m > max_mask_value) & (m != -127)).sum() / (ws * ws) * 100.0
+            win = image[y:y + ws, x:x + ws]
+            valid = (~(np.isnan(win) | (win == -999.0))).sum() / (ws * ws) * 100.0
+            if bad <= max_bad and valid >= min_valid:
+                kept.append((y, x))
+    return kept
+
+
+@pytest.mark.parametrize("split,orbit,date", [("source", "DSC", "20210127"),
+                                              ("target", "ASC", "20210214")])
+def test_scenario4_geometry_examples_match_file(later, split, orbit, date):
+    examples = list(cpazmal.iter_scenario_examples(later, split, scenario="scenario4_geometry"))
+    assert len(examples) >= 5
+    with cpazmal.CpazmalFile(later) as f:
+        groups = f.list_groups()
+    got = {}
+    for key, ex in examples:
+        assert set(ex) == {"image", "mask", "label", "group", "position", "satellite", "date"}
+        assert ex["date"] == date and ex["satellite"] == "PAZ" and key.startswith(f"{split}/")
+        got.setdefault(ex["group"], []).append(ex)
+    assert "LAC001" in got
+    for group in groups:
+        raw = _raw(later, group, orbit, "HH")
+        k = raw["timestamps"].index(date)
+        image, mask = raw["images"][:, :, k], raw["masks"][:, :, k]
+        want = _publisher_windows(image, mask)
+        exs = got.get(group, [])
+        assert [tuple(int(v) for v in ex["position"]) for ex in exs] == want
+        for ex, (y, x) in zip(exs, want):
+            assert _same(ex["image"], image[y:y + 32, x:x + 32, None])
+            assert _same(ex["mask"], mask[y:y + 32, x:x + 32])
+            assert ex["label"] == raw["class"]
+    both = cpazmal.scenario_4_domain_adaptation_geometry(later)
+    assert both[split]["image"].shape == (len(examples), 32, 32, 1)
+
+
+def test_absent_selection_is_an_error_not_an_empty_split(sample, later):
+    # the old scenario 4's TerraSAR-X date is not in the PAZ-only release
+    with pytest.raises(SourceDataError) as err:
+        list(cpazmal.iter_scenario_examples(later, "target", scenario="scenario4"))
+    _expect(err, later, "scenario4", "'target'", "TerraSAR-X", "20080805", "20200804 ", "(PAZ)")
+    # the geometry scenario's 2021 dates are not in the first release
+    with pytest.raises(SourceDataError) as err:
+        cpazmal.load_scenario(sample, "source", scenario="scenario4_geometry")
+    _expect(err, sample, "DSC HH", "20210127", "20201214")
+    for params, words in (({"target_orbit": "XYZ"}, ("XYZ", "orbits: ASC, DSC")),
+                          ({"source_polarization": "VV"}, ("VV", "polarisations under DSC: HH, HV"))):
+        with pytest.raises(SourceDataError) as err:
+            cpazmal.check_selection(later, scenario="scenario4_geometry", **params)
+        _expect(err, later, *words)
+    with pytest.raises(SourceDataError) as err:
+        cpazmal.check_selection(sample, scenario="scenario1", start_date="20220101",
+                                end_date="20221231")
+    _expect(err, sample, "20220101..20221231", "ASC HH+HV")
+    cpazmal.check_selection(later, scenario="scenario4_geometry")  # present: no error
 
 
 def test_hand_written_variant(tmp_path):

@@ -122,6 +122,8 @@ def test_splits_keys_and_metadata(manual, info):
     assert meta["copdem_bands"] == ["elevation", "slope"]
     assert meta["no_data"] == -9999 and meta["scale"] == 1e-4
     assert meta["units"]["agbd"] == "Mg/ha"
+    assert "WorldCover tile's reprojected transform" in meta["transform_note"]
+    assert "WorldCover tile" in meta["units"]["transform"]
 
     # band_stats: the train split's 12 sentinel2 bands over pixels whose SCL is not 0
     rows = raw_rows(manual, "train")
@@ -184,6 +186,25 @@ def _assert_failed_cleanly(tmp_path, manual, match):
     assert not leftovers, leftovers
     assert not tfds.builder("gedi_agbd", data_dir=os.fspath(data)).is_prepared()
     return err.value
+
+
+def test_publishers_file_names_and_split_folders(manual, tmp_path):
+    """The publisher's own layout: its fused_dataset.h5 (made by fuse-hdf5 from its
+    batch_<size>_<i>.h5 files) goes to train, the files of test/ to test."""
+    root = gedi.write_samples(tmp_path / "pub", seed=3, layout="publisher")
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    for name in ("batch_12_0.h5", "batch_12_1.h5"):  # the fused file replaces them
+        (root / name).rename(batches / name)
+    gedi.fuse_hdf5(batches, root / "fused_dataset.h5", progress=False)
+    got = {split: [int(e["shot_number"]) for e in tfds.as_numpy(load(split, tmp_path / "d", root))]
+           for split in ("train", "test")}
+    with h5py.File(root / "fused_dataset.h5", "r") as f:
+        assert got["train"] == f["data/GEDI Shot Number"][:, 0].tolist()
+    with h5py.File(root / "test" / "batch_7_0.h5", "r") as f:
+        assert got["test"] == f["data/GEDI Shot Number"][:, 0].tolist()
+    assert got == {split: [int(r["shot_number"]) for r in raw_rows(manual, split)]
+                   for split in ("train", "test")}
 
 
 def test_duplicate_shot_number_across_files_fails_the_build(manual, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 
 import h5py
 import numpy as np
@@ -249,6 +250,43 @@ def test_splits_files_and_work_items(samples, tmp_path):
     assert [p.name for p in gedi.find_files(mixed)] == ["a.h5", "b.hdf5", "c.H5"]
 
 
+def shots_of(path) -> list[int]:
+    with h5py.File(path, "r") as f:
+        return [int(v) for v in f["data"]["GEDI Shot Number"][:, 0]]
+
+
+def test_publisher_names_and_split_folders(samples, tmp_path):
+    root = gedi.write_samples(tmp_path / "pub", seed=0, layout="publisher")
+    on_disk = sorted(str(p.relative_to(root)) for p in root.rglob("*.h5"))
+    assert on_disk == ["batch_12_0.h5", "batch_12_1.h5", "test/batch_7_0.h5"]
+    for ours, theirs in gedi.PUBLISHER_NAMES.items():  # the same data under either name
+        a, b = load_raw(samples / ours), load_raw(root / theirs)
+        assert all(a[k].tolist() == b[k].tolist() for k in a)
+    # the publisher's names (and fused_dataset.h5) go to train, test/ to test
+    shutil.copy(samples / "train_batch_0.h5", root / "fused_dataset.h5")
+    splits = gedi.split_files(root)
+    assert [str(p.relative_to(root)) for p in splits["train"]] == \
+        ["batch_12_0.h5", "batch_12_1.h5", "fused_dataset.h5"]
+    assert [str(p.relative_to(root)) for p in splits["test"]] == ["test/batch_7_0.h5"]
+    test_keys = [k for k, _ in gedi.iter_examples(splits["test"])]
+    assert test_keys == [str(v) for v in shots_of(samples / "test_batch_0.h5")]
+    # train/ and test/ folders, whatever the files are called
+    folders = tmp_path / "folders"
+    (folders / "train").mkdir(parents=True)
+    (folders / "test").mkdir()
+    shutil.copy(samples / "train_batch_1.h5", folders / "train" / "a.h5")
+    shutil.copy(samples / "test_batch_0.h5", folders / "test" / "a.h5")
+    shutil.copy(samples / "train_batch_0.h5", folders / "b.h5")
+    splits = gedi.split_files(folders)
+    assert splits == {"train": [folders / "b.h5", folders / "train" / "a.h5"],
+                      "test": [folders / "test" / "a.h5"]}
+    # a file whose name says test in the train/ folder: which split it is, is unclear
+    shutil.copy(samples / "test_batch_0.h5", folders / "train" / "test_2021.h5")
+    with pytest.raises(SourceDataError) as excinfo:
+        gedi.split_files(folders)
+    assert_error(excinfo, folders / "train" / "test_2021.h5", "train/")
+
+
 def test_find_files_errors(tmp_path):
     with pytest.raises(SourceDataError) as excinfo:
         gedi.find_files(tmp_path)
@@ -476,6 +514,39 @@ def test_fuse_equals_concatenation_in_sorted_order(samples, tmp_path):
     again = gedi.fuse_hdf5(train, train / "zz_fused.h5", progress=False)
     again = gedi.fuse_hdf5(train, train / "zz_fused.h5", progress=False)
     assert gedi.inspect_file(again) == len(by_parts)
+
+
+def test_fuse_refuses_to_mix_splits_and_writes_one_file_per_split(samples, tmp_path):
+    src = tmp_path / "mixed"
+    src.mkdir()
+    for name in gedi.SAMPLE_FILES:
+        shutil.copy(samples / name, src / name)
+    output = tmp_path / "out" / "fused.h5"
+    with pytest.raises(SourceDataError) as excinfo:
+        gedi.fuse_hdf5(src, output, progress=False)
+    assert_error(excinfo, src, "train_batch_0.h5", "test_batch_0.h5", "--per-split")
+    assert not output.exists() and not output.parent.exists()
+    # train/ and test/ folders are two splits as well
+    folders = gedi.write_samples(tmp_path / "pub", layout="publisher")
+    with pytest.raises(SourceDataError):
+        gedi.fuse_hdf5(folders, tmp_path / "fused_dataset.h5", progress=False)
+    assert not (tmp_path / "fused_dataset.h5").exists()
+
+    outputs = gedi.fuse_hdf5_per_split(src, tmp_path / "per_split", progress=False)
+    assert outputs == {"train": tmp_path / "per_split" / "train_fused.h5",
+                       "test": tmp_path / "per_split" / "test_fused.h5"}
+    for split, names in (("train", ["train_batch_0.h5", "train_batch_1.h5"]),
+                         ("test", ["test_batch_0.h5"])):
+        assert shots_of(outputs[split]) == [v for n in names for v in shots_of(samples / n)]
+        fused, parts = load_raw(outputs[split]), [load_raw(samples / n) for n in names]
+        for key in fused:
+            assert fused[key].tolist() == np.concatenate([p[key] for p in parts]).tolist(), key
+    assert gedi.split_files(tmp_path / "per_split") == {
+        "train": [outputs["train"]], "test": [outputs["test"]]}
+    # a rerun into the input folder does not fuse its own outputs
+    again = gedi.fuse_hdf5_per_split(src, src, progress=False)
+    again = gedi.fuse_hdf5_per_split(src, src, progress=False)
+    assert gedi.inspect_file(again["train"]) == 21 and gedi.inspect_file(again["test"]) == 7
 
 
 def test_fuse_keeps_no_compression(samples, tmp_path):

@@ -17,12 +17,17 @@ from parsers import glacier
 from parsers.errors import SourceDataError
 from tfds_builders.glacier_interp import GlacierInterp, preview_png  # registers the builder
 from tfds_builders.pipelines.glacier import glacier_interp
+from tests.test_glacier_parser import img2patch_origins, publisher_bounds, reference_normalize
 
 # Both splits; small scenes and every large-scene shape (tall, wide, both; one in validation).
 SUBSET = ["l5_scene_01", "l5_scene_12", "l8_scene_02", "s2_scene_05", "s2_scene_11",
           "l9_scene_07"]
 TRAIN = sorted(s for s in SUBSET if glacier.split_of(s) == "train")
 VALIDATION = sorted(s for s in SUBSET if glacier.split_of(s) == "validation")
+# The publisher's current protocol: every 4th of the 65 ids sorted by name.
+GLASET_VALIDATION = sorted(set(sorted(f"{s}_scene_{n:02d}" for s in glacier.SENSORS
+                                      for n in range(1, 14))[::4]) & set(SUBSET))
+GLASET_TRAIN = sorted(set(SUBSET) - set(GLASET_VALIDATION))
 
 
 def download_config(manual):
@@ -34,7 +39,7 @@ def built(tmp_path_factory):
     base = tmp_path_factory.mktemp("glacier_builder")
     manual = glacier.write_samples(base / "manual", scenes=SUBSET)
     data = base / "data"
-    for config in ("scenes", "tiles512"):
+    for config in ("scenes", "tiles512", "glaset_scenes", "glaset_tiles256"):
         tfds.builder(f"glacier_interp/{config}", data_dir=str(data)).download_and_prepare(
             **download_config(manual))
     return manual, data
@@ -54,27 +59,6 @@ def read_files(manual, scene_id):
     return out[0], out[1][0], out[2][0]
 
 
-def brute_force_bounds(bands, dem):
-    lo, hi = [], []
-    for values in [bands[c].ravel() for c in range(6)] + [dem.ravel()]:
-        values = np.sort(values.astype(np.int64))
-        k = max(1, values.size * 5 // 100)
-        lo.append(values[:k].sum() / k)
-        hi.append(values[-k:].sum() / k)
-    return np.array(lo, np.float32), np.array(hi, np.float32)
-
-
-def reference_normalize(raw7, lo, hi):
-    """The FORMATS.md normalisation written out per channel in float32."""
-    out = np.zeros(raw7.shape, np.float32)
-    for c in range(7):
-        span = np.float32(hi[c]) - np.float32(lo[c])
-        if span != 0:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[..., c] = np.clip((raw7[..., c].astype(np.float32) - np.float32(lo[c])) / span, 0, 1)
-    return np.nan_to_num(out, nan=0.0)
-
-
 def raw7_of(bands, dem):
     return np.concatenate([bands.transpose(1, 2, 0).astype(np.float32),
                            dem[..., None].astype(np.float32)], -1)
@@ -87,7 +71,7 @@ def test_scene_features_as_specified(built):
     builder = tfds.builder("glacier_interp", data_dir=str(data))
     assert isinstance(builder, GlacierInterp)
     info = builder.info
-    assert info.full_name == "glacier_interp/scenes/1.0.0"
+    assert info.full_name == "glacier_interp/scenes/1.1.0"
     f = info.features
     assert f["image"].shape == (None, None, 6) and f["image"].np_dtype == np.uint16
     assert f["dem"].shape == (None, None, 1) and f["dem"].np_dtype == np.int16
@@ -121,7 +105,7 @@ def test_scene_examples_equal_files(built, split, scenes):
         np.testing.assert_array_equal(ex["mask"], truth)
         assert 0 < truth.sum() < truth.size  # both classes: the no-data tag 0 was not applied
         assert glacier.SENSORS[ex["sensor"]] == scene_id[:2]
-        lo, hi = brute_force_bounds(bands, dem)
+        lo, hi = publisher_bounds(bands, dem)
         assert ex["norm_min"].dtype == np.float32 and ex["norm_min"].shape == (7,)
         np.testing.assert_array_equal(ex["norm_min"], lo)
         np.testing.assert_array_equal(ex["norm_max"], hi)
@@ -144,7 +128,7 @@ def test_tiles_equal_parser_and_cover_each_scene_once(built, split, scenes):
         h, w = truth.shape
         assert len(scene_tiles) == math.ceil(h / 512) * math.ceil(w / 512)
         refs = dict(glacier.iter_tile_examples(manual, scene_id))
-        lo, hi = brute_force_bounds(bands, dem)
+        lo, hi = publisher_bounds(bands, dem)
         expected = reference_normalize(raw7_of(bands, dem), lo, hi)
         count = np.zeros((h, w), np.int32)
         mosaic_mask = np.zeros((h, w), np.uint8)
@@ -182,7 +166,8 @@ def test_metadata_and_band_stats(built):
     assert meta["bands"]["s2"] == ["B2", "B3", "B4", "B8", "B11", "B12"]
     assert meta["channel_names"]["l5"][-1] == "elevation" and len(meta["channel_names"]["l5"]) == 7
     assert meta["channels"] == list(glacier.CHANNEL_NAMES)
-    assert "5 %" in meta["normalization"]["definition"] or "0.05" in meta["normalization"]["definition"]
+    assert "sorted[:lo + 1]" in meta["normalization"]["definition"]
+    assert "1e-6" in meta["normalization"]["definition"]
     assert meta["normalization"]["tail_fraction"] == 0.05
     assert info.splits["train"].num_examples == len(TRAIN)
     assert info.splits["validation"].num_examples == len(VALIDATION)
@@ -197,11 +182,45 @@ def test_metadata_and_band_stats(built):
     np.testing.assert_array_equal(stats["min"], values.min(0))
     np.testing.assert_array_equal(stats["max"], values.max(0))
     # metadata survives a reload from the prepared directory
-    on_disk = json.loads((data / "glacier_interp" / "scenes" / "1.0.0" / "metadata.json").read_text())
+    on_disk = json.loads((data / "glacier_interp" / "scenes" / "1.1.0" / "metadata.json").read_text())
     assert on_disk["ignore_label"] == 255 and on_disk["band_stats"]["count"] == stats["count"]
     tiles_meta = tfds.builder("glacier_interp/tiles512", data_dir=str(data)).info.metadata
     assert tiles_meta["tile_size"] == 512
     assert tiles_meta["band_stats"]["min"] == [0.0] * 7 and tiles_meta["band_stats"]["max"] == [1.0] * 7
+
+
+def test_glaset_configs(built):
+    manual, data = built
+    assert GLASET_VALIDATION == ["l5_scene_01", "s2_scene_05"]
+    for split, scenes in (("train", GLASET_TRAIN), ("validation", GLASET_VALIDATION)):
+        examples = load(data, "glaset_scenes", split)
+        assert sorted(e["id"].decode() for e in examples) == scenes
+        for ex in examples:
+            scene_id = ex["id"].decode()
+            bands, dem, truth = read_files(manual, scene_id)
+            np.testing.assert_array_equal(ex["image"], bands.transpose(1, 2, 0))
+            np.testing.assert_array_equal(ex["mask"], truth)
+            mn, mx = {"l5": (4891, 65454), "l8": (1, 65439), "l9": (1, 65453),
+                      "s2": (1, 19312)}[scene_id[:2]]
+            np.testing.assert_array_equal(ex["norm_min"], [mn] * 6 + [-420])
+            np.testing.assert_array_equal(ex["norm_max"], [mx] * 6 + [8848])
+    builder = tfds.builder("glacier_interp/glaset_tiles256", data_dir=str(data))
+    assert list(builder.info.splits) == ["validation"]
+    assert builder.info.metadata["tile_overlap"] == 40
+    tiles = load(data, "glaset_tiles256", "validation")
+    want = [(s, r, c) for s in GLASET_VALIDATION
+            for r, c in img2patch_origins(*read_files(manual, s)[2].shape)]
+    assert len(want) == 2  # s2_scene_05 (530 x 300): two rows of one tile; l5_scene_01: none
+    assert sorted((t["id"].decode().split("/")[0], int(t["row"]), int(t["col"])) for t in tiles) == want
+    for t in tiles:
+        scene_id = t["id"].decode().split("/")[0]
+        bands, dem, truth = read_files(manual, scene_id)
+        r, c = int(t["row"]), int(t["col"])
+        lo = np.array([1] * 6 + [-420], np.float32)
+        hi = np.array([19312] * 6 + [8848], np.float32)
+        expected = reference_normalize(raw7_of(bands, dem)[r:r + 256, c:c + 256], lo, hi)
+        np.testing.assert_array_equal(t["image"], expected)
+        np.testing.assert_array_equal(t["mask"], truth[r:r + 256, c:c + 256])
 
 
 def _break_dem_missing(root, scene_id):

@@ -1,5 +1,5 @@
 """The glacier_interp GeoTIFF reader: examples equal what the files hold, normalisation
-bounds equal a brute-force computation, tiles cover each scene exactly once, and bad
+bounds equal the publisher's rule computed by sorting, tiles cover each scene exactly once, and bad
 input fails with a SourceDataError naming the scene and the file."""
 
 from __future__ import annotations
@@ -44,26 +44,42 @@ def files_of(root, scene_id):
             root / "truth" / f"{scene_id}.tif")
 
 
-def brute_force_bounds(bands: np.ndarray, dem: np.ndarray):
-    """Means of the k = max(1, floor(5% of n)) smallest / largest values, by sorting."""
+def publisher_bounds(bands: np.ndarray, dem: np.ndarray):
+    """The publisher's calculate_histogram_params written out on the raw arrays: per
+    channel the non-NaN values sorted, lo = int(0.05 n), min = mean(sorted[:lo + 1])
+    (sorted[0] when lo = 0); hi = min(n - 1, int(0.95 n)), max = mean(sorted[hi:])."""
     channels = [bands[c].ravel() for c in range(6)] + [dem.ravel()]
-    lo, hi = [], []
+    lo_b, hi_b = [], []
     for values in channels:
+        values = np.sort(values.astype(np.float64))
+        values = values[~np.isnan(values)]
+        n = values.size
+        lo = int(0.05 * n)
+        lo_b.append(values[0] if lo == 0 else np.mean(values[:lo + 1]))
+        hi = min(n - 1, int(0.95 * n))
+        hi_b.append(np.mean(values[hi:]))
+    return np.array(lo_b, np.float32), np.array(hi_b, np.float32)
+
+
+def floor_tail_bounds(bands: np.ndarray, dem: np.ndarray):
+    """The rule of eo-tfds 1.0 (both tails average max(1, floor(0.05 n)) values): the
+    tests assert that the sample scenes tell it apart from the publisher's."""
+    lo_b, hi_b = [], []
+    for values in [bands[c].ravel() for c in range(6)] + [dem.ravel()]:
         values = np.sort(values.astype(np.int64))
-        k = max(1, (values.size * 5) // 100)
-        lo.append(values[:k].sum() / k)
-        hi.append(values[-k:].sum() / k)
-    return np.array(lo, np.float32), np.array(hi, np.float32)
+        k = max(1, values.size * 5 // 100)
+        lo_b.append(values[:k].mean())
+        hi_b.append(values[-k:].mean())
+    return np.array(lo_b, np.float32), np.array(hi_b, np.float32)
 
 
 def reference_normalize(raw7: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """clip((x - min) / (max - min + 1e-6), 0, 1), NaN -> 0, per channel in float32."""
     out = np.empty(raw7.shape, np.float32)
     for c in range(7):
-        span = np.float32(hi[c] - lo[c])
-        if span == 0:
-            out[..., c] = 0
-        else:
-            out[..., c] = np.clip((raw7[..., c].astype(np.float32) - lo[c]) / span, 0, 1)
+        span = (np.float32(hi[c]) - np.float32(lo[c])) + np.float32(1e-6)
+        x = (raw7[..., c].astype(np.float32) - np.float32(lo[c])) / span
+        out[..., c] = np.where(np.isnan(x), 0, np.clip(x, 0, 1))
     return out
 
 
@@ -154,12 +170,17 @@ def test_scene_example_equals_file_values(subset_root, scene_id):
     np.testing.assert_array_equal(ex["dem"][..., 0], dem[0])
     np.testing.assert_array_equal(ex["mask"], truth[0])
 
-    lo, hi = brute_force_bounds(bands, dem[0])
+    lo, hi = publisher_bounds(bands, dem[0])
     assert ex["norm_min"].dtype == ex["norm_max"].dtype == np.float32
     assert ex["norm_min"].shape == ex["norm_max"].shape == (7,)
     np.testing.assert_array_equal(ex["norm_min"], lo)
     np.testing.assert_array_equal(ex["norm_max"], hi)
     assert np.all(lo < hi)
+    # the publisher's min averages one value more than floor(5 %); its max as many
+    # only when 0.05 n is a whole number (n % 20 == 0, as for l5_scene_12)
+    old_lo, old_hi = floor_tail_bounds(bands, dem[0])
+    assert np.any(old_lo != lo)
+    assert np.any(old_hi != hi) == bool((h * w) % 20)
     b_lo, b_hi = glacier.normalization_bounds(subset_root, scene_id)
     np.testing.assert_array_equal(b_lo, lo)
     np.testing.assert_array_equal(b_hi, hi)
@@ -172,7 +193,7 @@ def test_bounds_exact_when_read_in_many_strips(subset_root, monkeypatch):
         bands, dem, truth = (read_raw(f) for f in files_of(subset_root, scene_id))
         with rasterio.open(files_of(subset_root, scene_id)[0]) as src:
             assert math.ceil(src.height / glacier._strip_rows(src)) > 2
-        lo, hi = brute_force_bounds(bands, dem[0])
+        lo, hi = publisher_bounds(bands, dem[0])
         _, ex = next(glacier.iter_scene_examples(subset_root, scene_id))
         np.testing.assert_array_equal(ex["norm_min"], lo)
         np.testing.assert_array_equal(ex["norm_max"], hi)
@@ -180,18 +201,104 @@ def test_bounds_exact_when_read_in_many_strips(subset_root, monkeypatch):
         np.testing.assert_array_equal(ex["mask"], truth[0])
 
 
-def test_tail_count_and_known_bounds(tmp_path):
-    assert [glacier.tail_count(n) for n in (1, 19, 20, 39, 40, 100, 1999)] == \
-        [1, 1, 1, 1, 2, 5, 99]
-    # 40 pixels: each bound is the mean of the 2 smallest / largest values.
+def test_tail_counts_and_known_bounds(tmp_path):
+    # (values averaged into min, into max): lo + 1 and n - hi of the publisher's indices
+    assert [glacier.tail_counts(n) for n in (1, 2, 19, 20, 39, 40, 100, 1999, 12000)] == \
+        [(1, 1), (1, 1), (1, 1), (2, 1), (2, 2), (3, 2), (6, 5), (100, 100), (601, 600)]
+    # 40 pixels: min = mean of the 3 smallest, max = mean of the 2 largest values.
     bands = np.stack([np.arange(40, dtype=np.uint16).reshape(5, 8) * (c + 1)
                       for c in range(6)])
     dem = (np.arange(40, dtype=np.int16).reshape(5, 8) - 20) * 7
     truth = np.zeros((5, 8), np.uint8)
     hand_scene(tmp_path, "l8_scene_01", bands, dem, truth, GRID, UTM)
     lo, hi = glacier.normalization_bounds(tmp_path, "l8_scene_01")
-    np.testing.assert_array_equal(lo, [0.5 * c for c in range(1, 7)] + [-136.5])
+    np.testing.assert_array_equal(lo, [1.0 * c for c in range(1, 7)] + [-133.0])
     np.testing.assert_array_equal(hi, [38.5 * c for c in range(1, 7)] + [129.5])
+    np.testing.assert_array_equal(lo, publisher_bounds(bands, dem)[0])
+    assert np.all(floor_tail_bounds(bands, dem)[0] != lo)  # the old rule: 0.5 * c
+
+
+def test_normalize_is_the_publishers_formula():
+    rng = np.random.default_rng(2)
+    lo = np.array([10, 20, 30, 40, 50, 60, -5], np.float32)
+    hi = np.array([1000, 20, 3000, 41, 5000, 6000, 8848], np.float32)  # channel 1 constant
+    x = rng.uniform(-100, 9000, (9, 11, 7)).astype(np.float32)
+    x[0, 0, 2] = np.nan
+    x[1, 1, 1] = 20  # == min of the constant channel
+    got = glacier.normalize(x, lo, hi)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, reference_normalize(x, lo, hi))
+    assert got[0, 0, 2] == 0 and got[1, 1, 1] == 0
+    # + 1e-6 matters where max - min is small: channel 3 spans 1, x = 40.5 -> 0.4999995
+    assert glacier.normalize(np.full((1, 7), 40.5, np.float32), lo, hi)[0, 3] < 0.5
+
+
+# --- the publisher's current protocol (glaset_*) --------------------------------------
+
+
+def test_glaset_split_is_every_fourth_id_sorted_by_name():
+    ids = sorted(f"{s}_scene_{n:02d}" for s in ("l5", "l7", "l8", "l9", "s2")
+                 for n in range(1, 14))
+    validation = set(ids[::4])
+    assert len(ids) == 65 and len(validation) == 17
+    assert {s for s in ids if glacier.glaset_split_of(s) == "validation"} == validation
+    assert sum(glacier.glaset_split_of(s) == "train" for s in ids) == 48
+    assert glacier.glaset_split_of("s2_scene_05") == "validation"
+
+
+def test_glaset_bounds_are_the_publishers_constants():
+    want = {"l5": (4891, 65454), "l7": (6719, 56297), "l8": (1, 65439), "l9": (1, 65453),
+            "s2": (1, 19312)}
+    for sensor, (mn, mx) in want.items():
+        lo, hi = glacier.glaset_bounds(f"{sensor}_scene_01")
+        assert lo.dtype == hi.dtype == np.float32
+        np.testing.assert_array_equal(lo, [mn] * 6 + [-420])
+        np.testing.assert_array_equal(hi, [mx] * 6 + [8848])
+
+
+def img2patch_origins(h, w, size=256, overlap=40):
+    """Where the publisher's img2patch puts its patches without padding: a window
+    sliding by size - overlap from (0, 0) while the next step still leaves room for the
+    overlap (range((H - overlap) // step))."""
+    step = size - overlap
+    return [(i * step, j * step) for i in range((h - overlap) // step)
+            for j in range((w - overlap) // step)]
+
+
+@pytest.mark.parametrize("h,w", [(255, 900), (256, 256), (471, 472), (472, 687), (688, 256)])
+def test_glaset_tile_origins(h, w):
+    origins = glacier.glaset_tile_origins(h, w)
+    assert origins == img2patch_origins(h, w)
+    assert all(r + 256 <= h and c + 256 <= w for r, c in origins)  # never padded
+    rows = sorted({r for r, _ in origins})
+    assert rows == [216 * i for i in range(len(rows))]
+
+
+def test_glaset_examples_use_fixed_bounds_and_img2patch_tiles(tmp_path):
+    rng = np.random.default_rng(9)
+    h, w = 472, 300  # two rows, one column of 256 px tiles (rows overlap by 40 px)
+    bands = rng.integers(0, 65535, (6, h, w), dtype=np.uint16)
+    dem = rng.integers(-500, 9000, (h, w), dtype=np.int16)
+    truth = rng.integers(0, 2, (h, w), dtype=np.uint8)
+    hand_scene(tmp_path, "l7_scene_08", bands, dem, truth, GRID, UTM)
+    assert glacier.glaset_split_of("l7_scene_08") == "validation"
+    _, ex = next(glacier.iter_scene_examples(tmp_path, "l7_scene_08", bounds="glaset"))
+    np.testing.assert_array_equal(ex["norm_min"], [6719] * 6 + [-420])
+    np.testing.assert_array_equal(ex["norm_max"], [56297] * 6 + [8848])
+    np.testing.assert_array_equal(ex["image"], bands.transpose(1, 2, 0))
+    tiles = list(glacier.iter_glaset_tile_examples(tmp_path, "l7_scene_08"))
+    assert [k for k, _ in tiles] == ["l7_scene_08/r0_c0", "l7_scene_08/r216_c0"]
+    raw7 = np.concatenate([bands, dem[None].astype(np.int64)]).transpose(1, 2, 0)
+    lo = np.array([6719] * 6 + [-420], np.float32)
+    hi = np.array([56297] * 6 + [8848], np.float32)
+    for _, t in tiles:
+        r, c = int(t["row"]), int(t["col"])
+        assert t["image"].shape == (256, 256, 7) and t["mask"].shape == (256, 256)
+        np.testing.assert_array_equal(t["mask"], truth[r:r + 256, c:c + 256])
+        np.testing.assert_array_equal(
+            t["image"], reference_normalize(raw7[r:r + 256, c:c + 256], lo, hi))
+    # clipped at both ends: values below the sensor's min and above its max exist here
+    assert tiles[0][1]["image"].min() == 0 and tiles[0][1]["image"].max() == 1
 
 
 # --- tiles512 config -------------------------------------------------------------------
@@ -201,7 +308,7 @@ def test_tail_count_and_known_bounds(tmp_path):
 def test_tiles_cover_scene_exactly_once(subset_root, scene_id):
     bands, dem, truth = (read_raw(f) for f in files_of(subset_root, scene_id))
     h, w = truth.shape[1:]
-    lo, hi = brute_force_bounds(bands, dem[0])
+    lo, hi = publisher_bounds(bands, dem[0])
     raw7 = np.concatenate([bands.astype(np.float32), dem.astype(np.float32)])
     expected = reference_normalize(raw7.transpose(1, 2, 0), lo, hi)
     rows, cols = math.ceil(h / 512), math.ceil(w / 512)
@@ -308,7 +415,7 @@ def test_hand_written_variants_are_read(tmp_path):
         np.testing.assert_array_equal(ex["image"], bands.transpose(1, 2, 0))
         np.testing.assert_array_equal(ex["dem"][..., 0], dem)
         np.testing.assert_array_equal(ex["mask"], truth)
-        lo, hi = brute_force_bounds(bands, dem)
+        lo, hi = publisher_bounds(bands, dem)
         np.testing.assert_array_equal(ex["norm_min"], lo)
         np.testing.assert_array_equal(ex["norm_max"], hi)
 

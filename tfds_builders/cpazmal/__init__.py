@@ -6,8 +6,9 @@ from tfds_builders.cpazmal.cpazmal_dataset_builder import (
     SCENARIO2,
     SCENARIO3,
     SCENARIO4,
+    SCENARIO4_GEOMETRY,
     Cpazmal,
     CpazmalConfig,
 )
 
-__all__ = ["CONFIGS", "SCENARIO1", "SCENARIO2", "SCENARIO3", "SCENARIO4", "Cpazmal", "CpazmalConfig"]
+__all__ = ["CONFIGS", "SCENARIO1", "SCENARIO2", "SCENARIO3", "SCENARIO4", "SCENARIO4_GEOMETRY", "Cpazmal", "CpazmalConfig"]

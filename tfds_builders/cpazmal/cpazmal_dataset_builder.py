@@ -14,21 +14,47 @@ from parsers import cpazmal as src
 from tfds_builders import core
 
 
-class _CpazmalConfigBase(tfds.core.BuilderConfig):
+@dataclasses.dataclass(eq=False)
+class CpazmalConfig(tfds.core.BuilderConfig):
     """One scenario with all its parameters, named as the publisher's arguments.
 
     Field defaults are those of ``scenario1``; start from one of :data:`CONFIGS`
     (``dataclasses.replace(SCENARIO1, name="s1_w16", window_size=16)``) or use
     :meth:`for_scenario` so that the other fields take that scenario's defaults.
-    The meaning of each field is that of :class:`parsers.cpazmal.ScenarioParams`.
+    The meaning of each field is that of :class:`parsers.cpazmal.ScenarioParams`
+    (the same names and defaults; a test keeps them equal).
     """
+
+    scenario: str = "scenario1"
+    window_size: int = 32
+    stride: int | None = None
+    orbit: str | None = "ASC"
+    polarisation: str | tuple[str, ...] | None = ("HH", "HV")
+    start_date: str | None = "20200101"
+    end_date: str | None = "20201231"
+    train_start: str | None = None
+    train_end: str | None = None
+    predict_start: str | None = None
+    predict_end: str | None = None
+    target_date: str | None = None
+    source_date: str | None = None
+    scale_type: str = "amplitude"
+    max_mask_value: int = 1
+    max_mask_percentage: float = 10.0
+    min_valid_percentage: float = 50.0
+    skip_optim_offset: bool = True
+    # scenario4_geometry (the later release's scenario 4), the publisher's spelling
+    source_orbit: str | None = None
+    target_orbit: str | None = None
+    source_polarization: str | None = None
+    target_polarization: str | None = None
 
     @classmethod
     def for_scenario(cls, scenario: str, name: str | None = None, description: str | None = None,
                      **overrides) -> "CpazmalConfig":
         """A config with the publisher's defaults of ``scenario`` and ``overrides`` applied."""
         params = src.ScenarioParams.for_scenario(scenario, **overrides).as_kwargs()
-        return cls(name=name or scenario, description=description, **params)  # pylint: disable=unexpected-keyword-arg
+        return cls(name=name or scenario, description=description, **params)
 
     @property
     def params(self) -> dict:
@@ -37,18 +63,11 @@ class _CpazmalConfigBase(tfds.core.BuilderConfig):
 
     @property
     def pols(self) -> tuple[str, ...]:
+        """The polarisations of the image channels (scenario 3: source then target)."""
+        if self.scenario == "scenario4_geometry":
+            return (self.source_polarization,)
         pol = self.polarisation
         return (pol,) if isinstance(pol, str) else tuple(pol)
-
-
-# The 18 parameter fields come from the parser's ScenarioParams: one list, one set of
-# defaults (scenario1's), so builder and numpy API cannot drift apart.
-CpazmalConfig = dataclasses.make_dataclass(
-    "CpazmalConfig",
-    [(f.name, f.type, dataclasses.field(default=f.default)) for f in dataclasses.fields(src.ScenarioParams)],
-    bases=(_CpazmalConfigBase,),
-    namespace={"__module__": __name__, "__doc__": _CpazmalConfigBase.__doc__},
-)
 
 
 _DESCRIPTIONS = {
@@ -59,12 +78,15 @@ _DESCRIPTIONS = {
     "scenario3": "Domain adaptation HH -> HV: DSC, 20200804, intensity; HH source and HV target windows.",
     "scenario4": "Cross-sensor adaptation: DSC, HH+HV, intensity; PAZ on 20200804 (split source) and "
                  "TerraSAR-X on 20080805 (split target).",
+    "scenario4_geometry": "The later (PAZ-only) release's scenario 4, cross-geometry adaptation: "
+                          "HH, intensity; DSC on 20210127 (split source) and ASC on 20210214 "
+                          "(split target).",
 }
 
-SCENARIO1, SCENARIO2, SCENARIO3, SCENARIO4 = (
+SCENARIO1, SCENARIO2, SCENARIO3, SCENARIO4, SCENARIO4_GEOMETRY = (
     CpazmalConfig.for_scenario(s, description=_DESCRIPTIONS[s]) for s in src.SCENARIOS)
-#: config name -> the four scenario configs (the publisher's README defaults)
-CONFIGS = {c.name: c for c in (SCENARIO1, SCENARIO2, SCENARIO3, SCENARIO4)}
+#: config name -> the scenario configs (the publisher's README defaults)
+CONFIGS = {c.name: c for c in (SCENARIO1, SCENARIO2, SCENARIO3, SCENARIO4, SCENARIO4_GEOMETRY)}
 
 
 def _float(shape):
@@ -99,8 +121,9 @@ def scenario_features(config: CpazmalConfig) -> tfds.features.FeaturesDict:
         feats = {"source": _float((ws, ws)), "target": _float((ws, ws)),
                  "mask_source": _int8((ws, ws)), "mask_target": _int8((ws, ws)),
                  "satellite": tfds.features.Text()}
-    elif scenario == "scenario4":
-        feats = {"image": _float((ws, ws, 2)), "mask": _int8((ws, ws)),
+    elif scenario in ("scenario4", "scenario4_geometry"):
+        channels = 2 if scenario == "scenario4" else 1
+        feats = {"image": _float((ws, ws, channels)), "mask": _int8((ws, ws)),
                  "satellite": tfds.features.Text(), "date": tfds.features.Text()}
     else:
         raise ValueError(f"unknown scenario {scenario!r}; expected one of {src.SCENARIOS}")
@@ -117,7 +140,7 @@ def _json_params(config: CpazmalConfig) -> dict:
 class Cpazmal(core.EoBuilder):
     """CPAZMAL: X-band SAR windows of the Mont-Blanc massif for four ML scenarios.
 
-    Configs ``scenario1`` .. ``scenario4`` (see :data:`CONFIGS`); any
+    Configs ``scenario1`` .. ``scenario4`` and ``scenario4_geometry`` (see :data:`CONFIGS`); any
     :class:`CpazmalConfig` builds too. Features (ws = ``window_size``):
 
     - scenario1 (split ``train``): ``image`` float32 (ws, ws, T, 2) [HH, HV], ``mask`` int8
@@ -129,6 +152,8 @@ class Cpazmal(core.EoBuilder):
     - scenario4 (``source``: PAZ on ``source_date``, ``target``: TerraSAR-X on
       ``target_date``): ``image`` float32 (ws, ws, 2), ``mask`` int8 (ws, ws),
       ``satellite``, ``date``.
+    - scenario4_geometry (the later release; ``source``: DSC on 20210127, ``target``: ASC
+      on 20210214, HH): the features of scenario4 with ``image`` float32 (ws, ws, 1).
 
     Every example also has ``label`` (ClassLabel of the learning classes), ``group``
     (e.g. ``"ABL001"``, for group-wise splits) and ``position`` int32 (y, x) of the
@@ -138,23 +163,30 @@ class Cpazmal(core.EoBuilder):
     """
 
     name = "cpazmal"
-    VERSION = tfds.core.Version("1.0.0")
+    VERSION = tfds.core.Version("1.1.0")
     RELEASE_NOTES = {
         "1.0.0": "First release: the four scenarios from PAZTSX_CRYO_ML.hdf5 or CPAZMaL.hdf5, "
                  "every parameter a config field, values bit-exact with the parser, "
                  "per-band statistics of the first split.",
+        "1.1.0": "The later release under PAZ_CRYO_ML.hdf5 too (or any single .hdf5; two "
+                 "candidates are an error); config scenario4_geometry (its scenario 4); a "
+                 "split whose date, orbit or polarisation is not in the file is an error "
+                 "instead of 0 examples. Values of the other configs unchanged.",
     }
     BUILDER_CONFIGS = list(CONFIGS.values())
     DEFAULT_CONFIG_NAME = "scenario1"
     MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 Download the CPAZMAL HDF5 file from the publisher's dataset page: `PAZTSX_CRYO_ML.hdf5`
-(PAZ, TerraSAR-X and TanDEM-X) or the later PAZ-only release `CPAZMaL.hdf5`, and put it
-directly under manual_dir:
+(PAZ, TerraSAR-X and TanDEM-X) or the later PAZ-only release (`CPAZMaL.hdf5` as its
+script names it, `PAZ_CRYO_ML.hdf5` as its README does), and put it directly under
+manual_dir, alone:
 
-  manual_dir/PAZTSX_CRYO_ML.hdf5      (or manual_dir/CPAZMaL.hdf5)
+  manual_dir/PAZTSX_CRYO_ML.hdf5      (or manual_dir/CPAZMaL.hdf5, PAZ_CRYO_ML.hdf5)
 
-If both are there, PAZTSX_CRYO_ML.hdf5 is used. Scenario 4's target split needs the
-TerraSAR-X acquisitions of PAZTSX_CRYO_ML.hdf5.
+Any single .hdf5 file is read, whatever its name; two .hdf5 files in manual_dir are an
+error (keep one release per folder). Scenario 4's target split needs the TerraSAR-X
+acquisitions of PAZTSX_CRYO_ML.hdf5; scenario4_geometry needs the later release's 2021
+dates.
 """
 
     def _info(self) -> tfds.core.DatasetInfo:
@@ -191,6 +223,7 @@ TerraSAR-X acquisitions of PAZTSX_CRYO_ML.hdf5.
         params = self.builder_config.params
         plan = {}
         groups: list[str] = []
+        src.check_selection(path, **params)  # an absent date/orbit/pol: an error, not 0 examples
         for split in src.SCENARIO_SPLITS[self.builder_config.scenario]:
             groups = src.list_work_units(path, split, **params)
             # shards of consecutive groups; the file size (compressed) stands in for the output
@@ -210,7 +243,7 @@ TerraSAR-X acquisitions of PAZTSX_CRYO_ML.hdf5.
 
 
 def _scenario_values(scenario, example):
-    if scenario in ("scenario1", "scenario4"):
+    if scenario in ("scenario1", "scenario4", "scenario4_geometry"):
         values = example["image"]
     elif scenario == "scenario2":
         values = example["image_train"][..., None]

@@ -45,7 +45,12 @@ class GediAgbd(core.EoBuilder):
     (2,), ``transform`` float64 (9,), ``crs`` string, ``scl_stats`` float32 (12,) (SCL class
     fractions, names in ``info.metadata["scl_class_names"]``), product and tile names and
     ``acquisition_time`` strings, ``shot_number`` int64 (the key), ``delta_time`` float64
-    (s since 2018-01-01). Splits: ``train`` (files not starting with ``test``), ``test``.
+    (s since 2018-01-01). Splits: ``train`` (files not starting with ``test``, and those
+    in a ``train/`` folder), ``test`` (``test*`` files, and those in a ``test/`` folder).
+
+    ``transform`` is what the publisher's generator stores in ``Transforms``: the
+    WorldCover tile's transform after reprojection (it overwrites the 32 x 32 window's),
+    not the window's own.
     """
 
     name = "gedi_agbd"
@@ -59,14 +64,18 @@ class GediAgbd(core.EoBuilder):
 Get the GEDI AGBD HDF5 files made by the publisher's dataset-generation code (GEDI L4A
 footprints with Sentinel-2 L2A, CopDEM and ESA WorldCover windows; one group `data`):
 either its per-batch files or the fused files (`create_dataset.py --fuse-hdf5-datasets`,
-or `eo-tfds fuse-hdf5`). Put the `.h5` / `.hdf5` files directly in manual_dir:
+or `eo-tfds fuse-hdf5`). Put the `.h5` / `.hdf5` files in manual_dir, or in its
+`train/` and `test/` folders:
 
   manual_dir/train_dataset.h5   manual_dir/test_dataset.h5      (fused), or
-  manual_dir/train_batch_0.h5 ... manual_dir/test_batch_0.h5 ...  (per batch)
+  manual_dir/train_batch_0.h5 ... manual_dir/test_batch_0.h5 ...  (per batch), or
+  manual_dir/train/batch_1000_0.h5 ...  manual_dir/test/batch_1000_0.h5 ...
 
-Files whose name starts with `test` make split `test`, all others split `train`. Do not
-put a fused file next to the batch files it was made from: every GEDI shot number may
-occur only once per split, and a duplicate stops the build.
+Files in `test/`, and files directly in manual_dir whose name starts with `test`, make
+split `test`; all others split `train`, including the publisher's own names
+(`batch_<size>_<i>.h5`, `fused_dataset.h5`: its scripts build the 2020 training set
+only). Do not put a fused file next to the batch files it was made from: every GEDI shot
+number may occur only once per split, and a duplicate stops the build.
 """
 
     def _info(self) -> tfds.core.DatasetInfo:
@@ -104,13 +113,19 @@ occur only once per split, and a duplicate stops the build.
                 worldcover_class_names=list(WORLDCOVER_CLASS_NAMES),
                 copdem_bands=list(COPDEM_BANDS),
                 no_data=NO_DATA,
+                transform_note=("'transform' is the publisher's 'Transforms' as stored: its "
+                                "generator returns the WorldCover tile's reprojected "
+                                "transform there, overwriting the 32 x 32 window's own; "
+                                "it does not locate the window"),
                 units={
                     "sentinel2": "reflectance x 1e4 (SCL: class index)",
                     "copdem": "elevation m, slope degrees (the publisher's code; its "
                               "README says percent)",
                     "agbd": "Mg/ha", "agbd_se": "Mg/ha", "agbd_raster": "Mg/ha, -9999 = no data",
                     "lat_lon": "degrees (latitude, longitude)",
-                    "transform": "affine transform of the window, CRS units",
+                    "transform": "affine transform, CRS units: the WorldCover tile's "
+                                 "reprojected transform, as the publisher's generator "
+                                 "stores it in Transforms (it overwrites the window's)",
                     "scl_stats": "fraction of the window per SCL class",
                     "delta_time": "seconds since 2018-01-01T00:00:00 UTC",
                     "acquisition_time": "%Y-%m-%d-%H-%M-%S (coarse)",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 
 import numpy as np
@@ -14,10 +13,14 @@ from parsers.errors import SourceDataError
 from tfds_builders import core
 
 NORMALIZATION = (
-    "per scene and channel (the 6 bands, then elevation): with n the scene's pixel count "
-    "and k = max(1, floor(0.05 * n)), min = mean of the k smallest values, max = mean of "
-    "the k largest; normalised = clip((x - min) / (max - min), 0, 1) in float32, NaN -> 0, "
-    "a constant channel (max == min) -> 0")
+    "per scene and channel (the 6 bands, then elevation), the publisher's "
+    "calculate_histogram_params: the channel's n values sorted, lo = int(0.05 n), "
+    "min = mean(sorted[:lo + 1]); hi = min(n - 1, int(0.95 n)), max = mean(sorted[hi:]); "
+    "normalised = clip((x - min) / (max - min + 1e-6), 0, 1) in float32, NaN -> 0")
+GLASET_NORMALIZATION = (
+    "the publisher's current protocol: fixed bounds per sensor (norm_min / norm_max, "
+    "bands then elevation; see glaset_bounds), normalised = clip((x - min) / "
+    "(max - min + 1e-6), 0, 1) in float32, NaN -> 0")
 
 
 class SceneTensor(tfds.features.Tensor):
@@ -43,9 +46,16 @@ class SceneTensor(tfds.features.Tensor):
 
 @dataclasses.dataclass
 class GlacierInterpConfig(tfds.core.BuilderConfig):
-    """Whole scenes (``tile_size=None``) or a regular grid of normalised tiles."""
+    """Whole scenes (``tile_size=None``) or normalised tiles, under one of two protocols.
+
+    ``protocol``: ``"published"`` (the dataset's paper: scenes 11..13 validation,
+    per-scene bounds, a 512 px grid covering every pixel once) or ``"glaset"`` (the
+    publisher's repository now: ``ids[::4]`` validation, fixed per-sensor bounds, 256 px
+    validation tiles with 40 px overlap, validation only).
+    """
 
     tile_size: int | None = None
+    protocol: str = "published"
 
 
 class GlacierInterp(core.EoBuilder):
@@ -64,14 +74,27 @@ class GlacierInterp(core.EoBuilder):
     scene), ``mask`` uint8 (512, 512), 255 outside the scene.
 
     Splits: ``train`` (scenes 01..10 of each sensor), ``validation`` (11..13).
+
+    ``glaset_scenes``: the features of ``scenes`` under the publisher's current protocol:
+    ``validation`` = every 4th of the 65 ids sorted by name (17), ``train`` the other 48,
+    ``norm_min`` / ``norm_max`` the fixed bounds of the scene's sensor.
+    ``glaset_tiles256``: split ``validation`` only (the same 17 scenes): the features of
+    ``tiles512`` at 256 x 256, tiles placed as the publisher's ``img2patch`` places them
+    (step 216 from (0, 0), ``(H - 40) // 216`` rows, ``(W - 40) // 216`` columns, all
+    inside the scene), normalised with the fixed bounds.
     """
 
     name = "glacier_interp"
-    VERSION = tfds.core.Version("1.0.0")
+    VERSION = tfds.core.Version("1.1.0")
     RELEASE_NOTES = {
         "1.0.0": "First release: scenes (bit-exact bands, elevation, mask, per-scene "
                  "normalisation bounds) and tiles512 (normalised 512 x 512 tiles, 255 "
                  "outside the scene); per-band statistics of train.",
+        "1.1.0": "Normalisation exactly the publisher's calculate_histogram_params: min "
+                 "averages sorted[:int(0.05 n) + 1], max sorted[min(n - 1, int(0.95 n)):] "
+                 "(both averaged floor(0.05 n) values before), and x / (max - min + 1e-6); "
+                 "norm_min, norm_max and the tiles512 images change. New configs "
+                 "glaset_scenes and glaset_tiles256: the publisher's current protocol.",
     }
     BUILDER_CONFIGS = [
         GlacierInterpConfig(name="scenes", tile_size=None,
@@ -82,6 +105,15 @@ class GlacierInterp(core.EoBuilder):
                             description="512 x 512 tiles covering each scene exactly once: "
                                         "7 normalised channels (float32), mask with 255 "
                                         "outside the scene."),
+        GlacierInterpConfig(name="glaset_scenes", tile_size=None, protocol="glaset",
+                            description="The publisher's current protocol, whole scenes: "
+                                        "validation = ids[::4] (17), train the other 48; "
+                                        "fixed per-sensor normalisation bounds."),
+        GlacierInterpConfig(name="glaset_tiles256", tile_size=src.GLASET_TILE_SIZE,
+                            protocol="glaset",
+                            description="The publisher's current validation tiles: 256 x 256 "
+                                        "with 40 px overlap (its img2patch, no padding) over "
+                                        "the 17 validation scenes, fixed per-sensor bounds."),
     ]
     DEFAULT_CONFIG_NAME = "scenes"
     MANUAL_DOWNLOAD_INSTRUCTIONS = """\
@@ -94,13 +126,24 @@ publisher and lay it out under manual_dir as:
   manual_dir/truth/<id>.tif       1 band, uint8, 1 glacier / 0 not, on the scene's grid
 
 with <id> = <sensor>_scene_<NN>, sensor one of l5 l7 l8 l9 s2 and NN 01..13 (.tiff is
-accepted too). Scenes 11..13 of each sensor make the validation split, 01..10 train.
+accepted too). Scenes 11..13 of each sensor make the validation split, 01..10 train
+(configs glaset_*: every 4th id sorted by name, 17, is validation).
 `eo-tfds synth glacier_interp --output DIR` writes small files in this layout.
 """
 
     @property
     def _tiled(self) -> bool:
         return self.builder_config.tile_size is not None
+
+    @property
+    def _glaset(self) -> bool:
+        return self.builder_config.protocol == "glaset"
+
+    def _splits(self) -> tuple[str, ...]:
+        return ("validation",) if self._glaset and self._tiled else src.SPLITS
+
+    def _split_of(self, scene_id: str) -> str:
+        return src.glaset_split_of(scene_id) if self._glaset else src.split_of(scene_id)
 
     def _info(self) -> tfds.core.DatasetInfo:
         sensor = tfds.features.ClassLabel(names=list(src.SENSORS))
@@ -151,6 +194,20 @@ accepted too). Scenes 11..13 of each sensor make the validation split, 01..10 tr
         }
         if self._tiled:
             metadata["tile_size"] = self.builder_config.tile_size
+        metadata["protocol"] = self.builder_config.protocol
+        if self._glaset:
+            metadata["normalization"] = {
+                "definition": GLASET_NORMALIZATION,
+                "channels": list(src.CHANNEL_NAMES),
+                "band_min": dict(src.GLASET_BAND_MIN), "band_max": dict(src.GLASET_BAND_MAX),
+                "elevation": list(src.GLASET_ELEVATION),
+            }
+            metadata["validation_scenes"] = sorted(
+                s for s in src.all_scene_ids() if src.glaset_split_of(s) == "validation")
+            del metadata["validation_scene_numbers"]
+            if self._tiled:
+                metadata["tile_overlap"] = src.GLASET_OVERLAP
+                metadata["band_stats_note"] = "none: this config has no train split"
         return self.dataset_info_from_configs(
             features=tfds.features.FeaturesDict(features),
             supervised_keys=("image", "mask"),
@@ -162,23 +219,26 @@ accepted too). Scenes 11..13 of each sensor make the validation split, 01..10 tr
         scenes = src.find_scenes(root)  # checks every scene's three files (headers only)
         plan, self._counts = {}, {}
         tile = self.builder_config.tile_size
-        for split in src.SPLITS:
-            ids = [s for s, sp in scenes if sp == split]
+        kind = ("glaset_" if self._glaset else "") + ("tiles" if tile else "scenes")
+        for split in self._splits():
+            ids = [s for s, _ in scenes if self._split_of(s) == split]
             if not ids:
-                numbers = ("11..13" if split == "validation" else "01..10")
+                which = ("every 4th id sorted by name" if self._glaset
+                         else "NN 11..13" if split == "validation" else "NN 01..10")
                 raise SourceDataError(
                     os.path.join(os.fspath(root), "scene"), f"no scene of the {split} split "
-                    f"(<sensor>_scene_<NN>, NN {numbers})", "put the publisher's scenes there")
+                    f"(<sensor>_scene_<NN>, {which})", "put the publisher's scenes there")
             sizes = [src.check_scene(root, s) for s in ids]
             if tile:
-                counts = [math.ceil(h / tile) * math.ceil(w / tile) for h, w in sizes]
+                origins = src.glaset_tile_origins if self._glaset else src.tile_origins
+                counts = [len(origins(h, w)) for h, w in sizes]
                 nbytes = sum(counts) * tile * tile * (4 * src.NUM_CHANNELS + 1)
             else:
                 counts = [1] * len(ids)
                 nbytes = sum(h * w * (2 * src.NUM_BANDS + 2 + 1) for h, w in sizes)
             self._counts[split] = sum(counts)
             shards = core.choose_num_shards(nbytes, len(ids))
-            plan[split] = [core.shard_fn(_examples, os.fspath(root), tuple(ids[a:b]), bool(tile))
+            plan[split] = [core.shard_fn(_examples, os.fspath(root), tuple(ids[a:b]), kind)
                            for a, b in core.split_range(len(ids), shards)]
         return plan
 
@@ -213,10 +273,14 @@ class _Channels:
         return self.image[..., b] if b < self.image.shape[-1] else self.dem[..., 0]
 
 
-def _examples(root: str, scene_ids: tuple[str, ...], tiles: bool):
-    """The ``(key, example)`` pairs of some scenes, in order (scenes or tiles512)."""
+def _examples(root: str, scene_ids: tuple[str, ...], kind: str):
+    """The ``(key, example)`` pairs of some scenes, in order: ``kind`` ``scenes``,
+    ``tiles`` (tiles512), ``glaset_scenes`` or ``glaset_tiles`` (glaset_tiles256)."""
     for scene_id in scene_ids:
-        if tiles:
+        if kind == "tiles":
             yield from src.iter_tile_examples(root, scene_id)
+        elif kind == "glaset_tiles":
+            yield from src.iter_glaset_tile_examples(root, scene_id)
         else:
-            yield from src.iter_scene_examples(root, scene_id)
+            yield from src.iter_scene_examples(
+                root, scene_id, bounds="glaset" if kind == "glaset_scenes" else "scene")

@@ -92,7 +92,8 @@ def cpazmal(split: str = "train", *, config="scenario1", data_dir=None, batch_si
       "predict_mask": (B, T2)}``, y ``image_predict`` (B, ws, ws, T2) float32, both padded
       per batch along T (``predict_mask`` says which steps of y are real).
     - scenario3: ``(source[..., None], target[..., None])``, both (B, ws, ws, 1) float32.
-    - scenario4: ``(image (B, ws, ws, 2) float32, label int32 (B,))``.
+    - scenario4: ``(image (B, ws, ws, 2) float32, label int32 (B,))``;
+      scenario4_geometry the same with ``(B, ws, ws, 1)``.
     """
     builder = _builder(config, data_dir)
     cfg = builder.builder_config
@@ -159,7 +160,7 @@ def cpazmal(split: str = "train", *, config="scenario1", data_dir=None, batch_si
 
         def keras(b):
             return b["source"], b["target"]
-    elif scenario == "scenario4":
+    elif scenario in ("scenario4", "scenario4_geometry"):
         mean, std = (None, None) if stats is None else stats
 
         def prep(ex):

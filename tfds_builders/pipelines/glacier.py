@@ -21,15 +21,14 @@ IGNORE_LABEL = 255
 
 
 def scene_normalize(x: tf.Tensor, norm_min: tf.Tensor, norm_max: tf.Tensor) -> tf.Tensor:
-    """float32 ``clip((x - min) / (max - min), 0, 1)`` per channel, NaN -> 0, max == min -> 0.
+    """float32 ``clip((x - min) / (max - min + 1e-6), 0, 1)`` per channel, NaN -> 0.
 
-    The per-scene min/max normalisation of FORMATS.md in float32, bit-identical to
-    :func:`parsers.glacier.normalize`.
+    The publisher's normalisation (FORMATS.md) in float32, bit-identical to
+    :func:`parsers.glacier.normalize` (``max - min`` first, then ``+ 1e-6``).
     """
     norm_min = tf.cast(norm_min, tf.float32)
-    span = tf.cast(norm_max, tf.float32) - norm_min
+    span = (tf.cast(norm_max, tf.float32) - norm_min) + tf.constant(1e-6, tf.float32)
     out = tf.clip_by_value((tf.cast(x, tf.float32) - norm_min) / span, 0.0, 1.0)
-    out = tf.where(tf.equal(span, 0.0), 0.0, out)
     return tf.where(tf.math.is_nan(out), 0.0, out)
 
 
