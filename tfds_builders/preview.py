@@ -167,6 +167,7 @@ def write_png(rows: list[Row], path: os.PathLike | str, title: str = "") -> Path
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import image
     from matplotlib.patches import Patch
 
     path = Path(path)
@@ -193,18 +194,18 @@ def write_png(rows: list[Row], path: os.PathLike | str, title: str = "") -> Path
             drawn.append((row.title, panel.title, ax))
     if legend:
         handles = [Patch(facecolor=np.array(c) / 255, edgecolor="black", label=n) for n, c in legend.items()]
-        fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 6), fontsize=8)
+        fig.legend(handles=handles, loc="outside lower center", fontsize=8,
+                   ncol=max(1, min(len(handles), int(PANEL_INCHES * ncols / 1.7))))  # ~1.7 in an entry
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.canvas.draw()
-    fig.set_layout_engine("none")  # freeze the layout, so the boxes below are where savefig draws
+    fig.canvas.draw()  # once: the boxes below are those of the pixels saved
     height = fig.bbox.height
     boxes = [{"row": r, "panel": p, "box": [round(b.x0), round(height - b.y1), round(b.x1), round(height - b.y0)]}
              for r, p, b in ((r, p, ax.get_window_extent()) for r, p, ax in drawn)]
     meta = json.dumps({"panels": boxes, "legend": list(legend)})
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        fig.savefig(tmp, format="png", dpi=DPI, metadata={"eo-tfds:panels": meta})
+        image.imsave(tmp, np.asarray(fig.canvas.buffer_rgba()), format="png", metadata={"eo-tfds:panels": meta})
         os.replace(tmp, path)
     finally:
         plt.close(fig)
