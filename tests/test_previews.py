@@ -98,8 +98,9 @@ def assert_panel_shows(pixels, panel, expected):
     rows, cols, py, px = rows[inside], cols[inside], py[inside], px[inside]
     got = pixels[py, px]
     bad = np.nonzero((got != expected[rows, cols]).any(-1))[0]
-    assert bad.size == 0, f"{panel['row']} / {panel['panel']}: {bad.size} of {rows.size} pixels differ, " \
-                          f"first at source {rows[bad[0]], cols[bad[0]]}: {got[bad[0]]} != {expected[rows[bad[0]], cols[bad[0]]]}"
+    first = bad[0] if bad.size else None
+    assert bad.size == 0, (f"{panel['row']} / {panel['panel']}: {bad.size} of {rows.size} pixels differ, first at "
+                           f"source {rows[first], cols[first]}: {got[first]} != {expected[rows[first], cols[first]]}")
 
 
 def masks(mask):
@@ -182,11 +183,12 @@ def test_inspect_png_shows_the_stored_labels(builds, tmp_path, capsys, spec, fmt
                 xs = (x0 + (np.arange(c0, c1) + 0.5) * (x1 - x0) / 42).astype(int)
                 colour = pv.rgb(s2_preview.CLASS_COLOURS[ex["labels"][step]])
                 assert (pixels[y, xs] == colour).all(), p["panel"]
-    class_names = {"cloudsen12_hq": info.metadata.get("class_names"), "s2_cloud_timeseries": info.metadata.get("class_names"),
-                   "glacier_interp": info.metadata.get("class_names"),
-                   "gedi_agbd": info.metadata.get("worldcover_class_names"),
-                   "cpazmal": [v for k, v in info.metadata.get("mask_values", {}).items() if k != "-127"]}
-    assert set(class_names[spec.split("/")[0]]) <= set(legend)
+    # the legend names every class (cpazmal: the mask's values; gedi: WorldCover's)
+    meta = info.metadata
+    names = (meta["worldcover_class_names"] if spec == "gedi_agbd" else
+             [v for k, v in meta["mask_values"].items() if k != "-127"] if spec.startswith("cpazmal") else
+             meta["class_names"])
+    assert set(names) <= set(legend)
 
 
 def shots_in_rows(png):
