@@ -137,70 +137,41 @@ def describe(builder) -> str:
     return "\n".join(lines)
 
 
-def preview(builder, png: str, split: str | None = None) -> Path:
-    """Write a PNG preview of the first example of ``split`` (the builder's own if it has one)."""
-    import importlib
+def read_examples(builder, split: str) -> list[dict]:
+    """The decoded examples (numpy) of a split string such as ``"train[2:6]"``, in order.
 
-    import matplotlib
+    ArrayRecord builds are read by random access (``builder.as_data_source``), TFRecord
+    builds through ``builder.as_dataset``: each build in the format it was written in.
+    """
+    import tensorflow_datasets as tfds
 
-    matplotlib.use("Agg")
-    split = split or next(iter(builder.info.splits.keys()))
-    path = _shard_paths(builder, split)[0]
-    example = next(iter(_decoded_shard(builder, path)))
-    package = type(builder).__module__.rsplit(".", 1)[0]
-    try:
-        module = importlib.import_module(f"{package}.preview")
-    except ModuleNotFoundError:
-        module = None
+    if builder.info.file_format == tfds.core.file_adapters.FileFormat.ARRAY_RECORD:
+        source = builder.as_data_source(split=split)
+        return [source[i] for i in range(len(source))]
+    return list(tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False)))
+
+
+def preview(builder, png: str, split: str | None = None, index: int = 0, count: int = 4) -> Path:
+    """Writes a PNG preview of ``count`` examples of ``split`` from ``index`` on, one row each.
+
+    What a row shows is the dataset's own (``tfds_builders/<dataset>/preview.py``): the
+    image in colour beside the label in class colours, series as time strips. Raises
+    :class:`SourceDataError` when ``png`` is a folder or its folder does not exist.
+    """
+    from parsers.errors import SourceDataError
+    from tfds_builders.preview import preview_png
+
     out = Path(png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if module is not None and hasattr(module, "preview_png"):
-        module.preview_png(example, out)  # the dataset's own: knows its bands and classes
-    else:
-        generic_preview(example, out, builder.info)
-    return out
-
-
-def stretch(rgb: np.ndarray) -> np.ndarray:
-    """2-98 percentile stretch of an (H, W, 3) array to [0, 1] per channel."""
-    rgb = rgb.astype(np.float32)
-    lo = np.nanpercentile(rgb, 2, axis=(0, 1))
-    hi = np.nanpercentile(rgb, 98, axis=(0, 1))
-    return np.clip((rgb - lo) / np.where(hi > lo, hi - lo, 1), 0, 1)
-
-
-def generic_preview(example: dict, out: Path, info) -> None:
-    """Image as RGB (named bands if the metadata has them) beside the label/mask."""
-    import matplotlib.pyplot as plt
-
-    image = np.asarray(example.get("image"))
-    while image.ndim > 3:  # time series: the last step
-        image = image[-1]
-    bands = list((info.metadata or {}).get("bands", []))
-    idx = [bands.index(b) for b in ("B4", "B3", "B2") if b in bands]
-    if len(idx) != 3:
-        idx = [min(i, image.shape[-1] - 1) for i in (2, 1, 0)] if image.shape[-1] >= 3 else [0, 0, 0]
-    panels = [("image (RGB)", stretch(image[..., idx]), None)]
-    classes = list((info.metadata or {}).get("class_names", []))
-    for key in ("label", "mask"):
-        if key in example and np.ndim(example[key]) >= 2:
-            lab = np.asarray(example[key])
-            while lab.ndim > 2:
-                lab = lab[-1]
-            # 255 (no label / padding) is left blank so the classes keep their colours
-            panels.append((f"{key} ({', '.join(classes)}; blank = no label)" if classes else key,
-                           np.ma.masked_equal(lab, 255), "tab10"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 5))
-    axes = np.atleast_1d(axes)
-    for ax, (title, arr, cmap) in zip(axes, panels):
-        if cmap:
-            ax.imshow(arr, cmap=cmap, vmin=0, vmax=9, interpolation="nearest")
-        else:
-            ax.imshow(arr, interpolation="nearest")
-        ax.set_title(title, fontsize=8)
-        ax.axis("off")
-    name = example.get("id", b"")
-    fig.suptitle(f"{info.full_name}  {name.decode() if isinstance(name, bytes) else name}")
-    fig.tight_layout()
-    fig.savefig(out, dpi=80)
-    plt.close(fig)
+    if out.is_dir():
+        raise SourceDataError(out, "is a folder", "give --png a file name, e.g. preview.png")
+    if not out.parent.is_dir():
+        raise SourceDataError(out.parent, "is not a folder" if out.parent.exists() else "does not exist",
+                              "create that folder or write the preview elsewhere")
+    split = split or next(iter(builder.info.splits.keys()))
+    end = min(index + count, builder.info.splits[split].num_examples)  # TFDS refuses a slice past the end
+    examples = read_examples(builder, f"{split}[{index}:{end}]")
+    try:
+        return preview_png(examples, builder.info, out)
+    except OSError as e:  # a folder the user cannot write to, a full disk
+        raise SourceDataError(out, f"cannot be written ({e.strerror or e})",
+                              "choose a writable place for --png") from None

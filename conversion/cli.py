@@ -224,8 +224,17 @@ def cmd_inspect(args) -> int:
         raise UsageError(f"{args.dataset} is not prepared in {args.data_dir}: run `eo-tfds build` first")
     print(checks.describe(builder))
     if args.png:
-        path = checks.preview(builder, args.png, split=args.split)
-        print(f"preview written to {path}")
+        splits = builder.info.splits
+        split = args.split or next(iter(splits.keys()))
+        if split not in splits:
+            raise UsageError(f"{args.dataset} has no split {split!r}; its splits: {', '.join(splits.keys())}")
+        size = splits[split].num_examples
+        if not 0 <= args.index < size or args.count < 1:
+            raise UsageError(f"--index {args.index} --count {args.count}: split {split} holds examples "
+                             f"0..{size - 1}; give an index among them and a count >= 1")
+        path = checks.preview(builder, args.png, split=split, index=args.index, count=args.count)
+        shown = min(args.count, size - args.index)
+        print(f"preview of {split} examples {args.index}..{args.index + shown - 1} written to {path}")
     return 0
 
 
@@ -291,6 +300,8 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", required=True)
     s.add_argument("--png", help="write a preview image here")
     s.add_argument("--split", default=None, help="split of the preview (default: the first)")
+    s.add_argument("--index", type=int, default=0, help="first example of the preview (default 0)")
+    s.add_argument("--count", type=int, default=4, help="examples in the preview, one row each (default 4)")
     s.set_defaults(func=cmd_inspect)
 
     s = sub.add_parser("demo", help="the whole story on synthetic data")

@@ -15,7 +15,8 @@ import tensorflow_datasets as tfds
 
 from parsers import glacier
 from parsers.errors import SourceDataError
-from tfds_builders.glacier_interp import GlacierInterp, preview_png  # registers the builder
+from tfds_builders.glacier_interp import GlacierInterp  # registers the builder
+from tfds_builders.preview import preview_png
 from tfds_builders.pipelines.glacier import glacier_interp
 from tests.test_glacier_parser import img2patch_origins, publisher_bounds, reference_normalize
 
@@ -257,8 +258,9 @@ def test_preview_png(built, tmp_path):
     _, data = built
     scene = load(data, "scenes", "validation")[0]
     tile = load(data, "tiles512", "validation")[0]
-    for name, ex in (("scene", scene), ("tile", tile)):
-        out = preview_png(ex, tmp_path / f"{name}.png")
+    for name, ex in (("scenes", scene), ("tiles512", tile)):
+        info = tfds.builder(f"glacier_interp/{name}", data_dir=str(data)).info
+        out = preview_png([ex], info, tmp_path / f"{name}.png")
         with open(out, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 

@@ -1,82 +1,42 @@
-"""``preview_png``: a scene (or tile) of glacier_interp as one PNG, for ``eo-tfds inspect --png``."""
+"""``preview_rows``: a glacier_interp scene (or tile) in true colour beside its elevation and glacier mask."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-from parsers import glacier as src
+from tfds_builders import preview as pv
 
-#: False colour for glaciers: SWIR 1, NIR, red (ice and snow show cyan, rock brown).
-FALSE_COLOUR = (4, 3, 2)
-
-
-def _text(value) -> str:
-    value = np.asarray(value).item() if not isinstance(value, (str, bytes)) else value
-    return value.decode() if isinstance(value, bytes) else str(value)
+#: not_glacier, glacier
+CLASS_COLOURS = ("#6b4f3a", "#d8f3ff")
+#: The red, green and blue channels (the same place on every sensor: see ``channels``).
+RGB_CHANNELS = ("red", "green", "blue")
 
 
-def _stretch(band: np.ndarray, lo=None, hi=None) -> np.ndarray:
-    band = band.astype(np.float32)
-    if lo is None or hi is None or hi <= lo:
-        finite = band[np.isfinite(band)]
-        lo, hi = (np.percentile(finite, (2, 98)) if finite.size else (0.0, 1.0))
-    span = hi - lo if hi > lo else 1.0
-    return np.nan_to_num(np.clip((band - lo) / span, 0, 1))
-
-
-def preview_png(example, path: str | os.PathLike) -> str:
-    """Writes false-colour image, elevation and mask side by side to ``path`` (PNG).
-
-    ``example`` is one decoded example of either config, as numpy arrays or tensors
-    (``tfds.as_numpy`` or the parser's dicts): ``scenes`` (uint16 bands, ``dem``,
-    ``mask``; stretched with ``norm_min``/``norm_max`` when present) or ``tiles512``
-    (7 normalised channels; mask 255 outside the scene is shown grey). Returns the path.
-    """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
-
+def preview_rows(example, info) -> list[pv.Row]:
+    """One row: the sensor's red/green/blue bands stretched, elevation (metres for
+    ``scenes``, normalised for tiles) and the mask; outside the scene (mask 255, or
+    Landsat's no-data 0 in every band) is grey."""
+    meta = info.metadata
     image = np.asarray(example["image"])
     mask = np.asarray(example["mask"])
+    sensor = info.features["sensor"].names[int(example["sensor"])]
+    channels = list(meta["channels"])
+    idx = [channels.index(c) for c in RGB_CHANNELS]
+    outside = mask == meta["ignore_label"]
     if "dem" in example:
-        elevation = np.asarray(example["dem"])[..., 0].astype(np.float32)
+        outside = outside | (image == 0).all(-1)
+        elevation, unit = np.asarray(example["dem"])[..., 0], "m"
     else:
-        elevation = image[..., src.NUM_BANDS].astype(np.float32)
-    lo = np.asarray(example["norm_min"]) if "norm_min" in example else None
-    hi = np.asarray(example["norm_max"]) if "norm_max" in example else None
-    if np.issubdtype(image.dtype, np.floating):  # tiles512: already normalised to [0, 1]
-        rgb = np.stack([np.clip(image[..., c], 0, 1) for c in FALSE_COLOUR], -1)
-    else:
-        rgb = np.stack([_stretch(image[..., c], None if lo is None else lo[c],
-                                 None if hi is None else hi[c]) for c in FALSE_COLOUR], -1)
-    outside = mask == src.IGNORE_LABEL
-    rgb[outside] = 0.5
-    elevation = np.where(outside, np.nan, elevation)
-
-    title = _text(example.get("id", "")) if hasattr(example, "get") else ""
-    sensor = example.get("sensor") if hasattr(example, "get") else None
-    if sensor is not None:
-        s = _text(sensor)
-        title += f" ({src.SENSORS[int(s)] if s.isdigit() else s})"
-
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.6), constrained_layout=True)
-    axes[0].imshow(rgb, interpolation="nearest")
-    axes[0].set_title("false colour (SWIR1, NIR, red)")
-    im = axes[1].imshow(elevation, cmap="terrain", interpolation="nearest")
-    axes[1].set_title("elevation (m)" if "dem" in example else "elevation (normalised)")
-    fig.colorbar(im, ax=axes[1], shrink=0.8)
-    shown = np.where(outside, 2, np.clip(mask, 0, 1)).astype(np.uint8)
-    cmap = ListedColormap(["#6b4f3a", "#d8f3ff", "#9a9a9a"])
-    axes[2].imshow(shown, cmap=cmap, vmin=0, vmax=2, interpolation="nearest")
-    axes[2].set_title("mask: glacier light, other brown, outside grey", fontsize=10)
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle(title)
-    path = os.fspath(path)
-    fig.savefig(path, format="png", dpi=100)
-    plt.close(fig)
-    return path
+        elevation, unit = image[..., channels.index("elevation")], "normalised"
+    band_names = [meta["bands"][sensor][i] for i in idx]
+    classes = pv.Classes.of(meta["class_names"], CLASS_COLOURS, no_label=int(meta["ignore_label"]),
+                            no_label_name="outside the scene")
+    panels = [
+        pv.Panel(f"true colour ({', '.join(band_names)})", pv.stretch(image[..., idx], outside)),
+        pv.Panel(f"elevation ({unit})", pv.colour_scale(elevation, "terrain", outside)),
+        classes.panel("mask", mask),
+    ]
+    title = f"{pv.text(example['id'])} ({sensor})"
+    if "row" in example:
+        title += f"  tile at row {int(example['row'])}, col {int(example['col'])}"
+    return [pv.Row(title, panels)]
