@@ -370,7 +370,7 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
         beside the prepared dataset, which stays until the new one is complete."""
         config = download_config or tfds.download.DownloadConfig()
         final = os.fspath(self.data_dir)
-        with self._build_lock(), locking.exclusive(locking.lock_path(final), self.info.full_name) as waited:
+        with self._build_lock(), locking.exclusive(locking.lock_path(final), self.info.full_name):
             locking.remove_temporaries(final)
             exists = os.path.isdir(final)
             if exists and config.download_mode.overwrite_dataset:
@@ -390,8 +390,8 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
                 locking.swap_in(new, final)
                 self.info.update_data_dir(final)
                 return
-            if exists and waited:
-                # prepared by the build we waited for: what TFDS read at construction is stale
+            if exists and not self.info.initialized:
+                # prepared meanwhile by the build we waited for: read what it wrote
                 self.info.read_from_directory(final)
             self._prepare(download_config=config, **kwargs)
 
