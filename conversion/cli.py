@@ -9,6 +9,7 @@ first mismatch.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import signal
@@ -95,7 +96,12 @@ def cmd_synth(args) -> int:
     for name in names:
         module = importlib.import_module(PARSERS[name])
         root = Path(args.output) / name
-        module.write_samples(root, seed=args.seed)
+        try:
+            module.write_samples(root, seed=args.seed)
+        except OSError as e:
+            if e.errno is None and "written" in str(e):  # numpy's tofile on a full disk
+                raise OSError(errno.ENOSPC, str(e), str(root)) from e
+            raise
         print(f"{name}: sample files written to {root}")
     return 0
 
