@@ -30,6 +30,24 @@ def start(*args, prefix=()):
                             cwd=ROOT, env=SRC_ENV)
 
 
+def cli(*args):
+    """``eo-tfds ARGS`` in this process (no TensorFlow start-up per call): the
+    CompletedProcess a subprocess would give."""
+    import contextlib
+    import io
+
+    from conversion.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = main([str(a) for a in args])
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
+
+
 def wait_for(predicate, timeout=300):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -85,7 +103,7 @@ def test_failed_overwrite_keeps_the_old_dataset(sources, prepared, tmp_path):
     shutil.copytree(sources / "cloudsen12_hq", broken)
     with open(broken / "test" / "S1_VV.dat", "r+b") as f:  # test is written last: train is done
         f.truncate(512 * 512 * 4 + 8)
-    r = run("build", "cloudsen12_hq/s1", "--manual-dir", broken, "--data-dir", data, "--overwrite")
+    r = cli("build", "cloudsen12_hq/s1", "--manual-dir", broken, "--data-dir", data, "--overwrite")
     _assert_clean_error(r, "S1_VV.dat", "not a whole number")
     assert same(examples(data), prepared[1]) and not temporaries(data)
 
@@ -198,16 +216,16 @@ def tmpfs(tmp_path):
 
 def test_disk_full(sources, tmpfs):
     data = tmpfs / "data"
-    r = run("build", "cloudsen12_hq/s1", "--manual-dir", sources / "cloudsen12_hq", "--data-dir", data)
+    r = cli("build", "cloudsen12_hq/s1", "--manual-dir", sources / "cloudsen12_hq", "--data-dir", data)
     _assert_clean_error(r, str(data), "no space left on the device")
     assert not temporaries(data) and not list(data.rglob("*.tfrecord*"))
-    r = run("synth", "cloudsen12_hq", "--output", tmpfs / "synth")
+    r = cli("synth", "cloudsen12_hq", "--output", tmpfs / "synth")
     _assert_clean_error(r, str(tmpfs / "synth"), "no space left on the device")
 
 
 def test_read_only_data_dir(sources, tmpfs):
     assert _mount("-o", "remount,ro", tmpfs).returncode == 0
-    r = run("build", "cloudsen12_hq/s1", "--manual-dir", sources / "cloudsen12_hq", "--data-dir", tmpfs / "d")
+    r = cli("build", "cloudsen12_hq/s1", "--manual-dir", sources / "cloudsen12_hq", "--data-dir", tmpfs / "d")
     _assert_clean_error(r, str(tmpfs / "d"), "read-only file system")
 
 
@@ -253,13 +271,13 @@ def test_permission_denied(sources, tmp_path, dataset, target):
 def test_a_file_where_a_folder_is_expected(sources, tmp_path):
     a_file = tmp_path / "a_file"
     a_file.write_text("not a folder")
-    r = run("build", "cloudsen12_hq/s1", "--manual-dir", sources / "cloudsen12_hq", "--data-dir", a_file)
+    r = cli("build", "cloudsen12_hq/s1", "--manual-dir", sources / "cloudsen12_hq", "--data-dir", a_file)
     _assert_clean_error(r, str(a_file), "is a file, a folder was expected")
-    r = run("build", "cloudsen12_hq/s1", "--manual-dir", a_file, "--data-dir", tmp_path / "d")
+    r = cli("build", "cloudsen12_hq/s1", "--manual-dir", a_file, "--data-dir", tmp_path / "d")
     _assert_clean_error(r, str(a_file), "is a file, a folder was expected")
-    r = run("synth", "cloudsen12_hq", "--output", a_file)
+    r = cli("synth", "cloudsen12_hq", "--output", a_file)
     _assert_clean_error(r, str(a_file), "is a file, a folder was expected")
-    r = run("fuse-hdf5", "--input", sources / "cpazmal", "--output", tmp_path)
+    r = cli("fuse-hdf5", "--input", sources / "cpazmal", "--output", tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
 
 
@@ -274,7 +292,7 @@ def test_damaged_hdf5_object_header(sources, tmp_path):
         f.seek(address)
         f.write(b"\xff" * 16)
     data = tmp_path / "data"
-    r = run("build", "cpazmal", "--manual-dir", manual, "--data-dir", data)
+    r = cli("build", "cpazmal", "--manual-dir", manual, "--data-dir", data)
     _assert_clean_error(r, str(path), "HDF5 object cannot be read", "damaged")
     assert not temporaries(data)
 
@@ -302,10 +320,10 @@ def test_a_bug_is_not_bad_input():
 
 
 def test_unknown_config_lists_all(tmp_path):
-    r = run("build", "cpazmal/nope", "--manual-dir", tmp_path, "--data-dir", tmp_path / "d")
+    r = cli("build", "cpazmal/nope", "--manual-dir", tmp_path, "--data-dir", tmp_path / "d")
     configs = [c.name for c in tfds.builder_cls("cpazmal").BUILDER_CONFIGS]
     _assert_clean_error(r, "unknown config 'nope'", "valid: " + ", ".join(configs))
-    r = run("build", "gedi_agbd/nope", "--manual-dir", tmp_path, "--data-dir", tmp_path / "d")
+    r = cli("build", "gedi_agbd/nope", "--manual-dir", tmp_path, "--data-dir", tmp_path / "d")
     _assert_clean_error(r, "gedi_agbd has no configs")
-    r = run("verify", "nope", "--data-dir", tmp_path)
+    r = cli("verify", "nope", "--data-dir", tmp_path)
     _assert_clean_error(r, "unknown dataset 'nope'", "cloudsen12_hq", "glacier_interp")
