@@ -9,8 +9,10 @@ first mismatch.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -66,11 +68,25 @@ def _builder(spec: str, data_dir: str, **kwargs):
 
     import tfds_builders  # noqa: F401  (registers the builders)
 
-    _dataset_name(spec)
+    name = _dataset_name(spec)
+    _check_folder(data_dir, "--data-dir")
     try:
         return tfds.builder(spec, data_dir=data_dir, **kwargs)
     except (ValueError, tfds.core.registered.DatasetNotFoundError) as e:
-        raise UsageError(f"{spec}: {str(e).splitlines()[0]}") from None
+        configs = [c.name for c in tfds.builder_cls(name).BUILDER_CONFIGS]
+        if "/" in spec and not configs:
+            raise UsageError(f"{spec}: {name} has no configs; give it as {name}") from None
+        config = spec.split("/")[1].split(":")[0] if "/" in spec else None
+        if config is not None and config not in configs:
+            raise UsageError(f"{spec}: unknown config {config!r} of {name}; "
+                             f"valid: {', '.join(configs)}") from None
+        raise UsageError(f"{spec}: {' '.join(str(e).split())}") from None
+
+
+def _check_folder(path, option: str) -> None:
+    """A path given as a folder that is a file: say so before anything tries to write."""
+    if path is not None and os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"{option} {os.path.abspath(path)}: is a file, a folder was expected")
 
 
 # ------------------------------------------------------------------------ synth
@@ -80,22 +96,17 @@ def cmd_synth(args) -> int:
     for name in names:
         module = importlib.import_module(PARSERS[name])
         root = Path(args.output) / name
-        module.write_samples(root, seed=args.seed)
+        try:
+            module.write_samples(root, seed=args.seed)
+        except OSError as e:
+            if e.errno is None and "written" in str(e):  # numpy's tofile on a full disk
+                raise OSError(errno.ENOSPC, str(e), str(root)) from e
+            raise
         print(f"{name}: sample files written to {root}")
     return 0
 
 
 # ------------------------------------------------------------------------ build
-
-def _remove_stale_incomplete(builder) -> None:
-    """A killed build leaves ``incomplete.XXXXXX_<version>`` folders: start clean."""
-    import shutil
-
-    parent = Path(builder.data_dir).parent
-    if parent.is_dir():
-        for stale in parent.glob(f"incomplete.*_{Path(builder.data_dir).name}"):
-            shutil.rmtree(stale, ignore_errors=True)
-
 
 def build(spec: str, manual_dir: str, data_dir: str, file_format: str = "tfrecord",
           overwrite: bool = False, beam_options: list[str] | None = None):
@@ -105,17 +116,11 @@ def build(spec: str, manual_dir: str, data_dir: str, file_format: str = "tfrecor
     if not Path(manual_dir).is_dir():
         from parsers.errors import SourceDataError
 
-        raise SourceDataError(manual_dir, "manual dir does not exist",
+        raise SourceDataError(manual_dir, "manual dir is a file, a folder was expected"
+                              if Path(manual_dir).exists() else "manual dir does not exist",
                               "pass the folder holding the dataset's source files")
-    builder = _builder(spec, data_dir, file_format=file_format)
-    _remove_stale_incomplete(builder)
-    if overwrite and builder.is_prepared():
-        # TFDS's own overwrite mode fails on a builder that loaded the old dataset_info:
-        # remove the prepared version and start from a fresh builder
-        import shutil
-
-        shutil.rmtree(builder.data_dir)
-        builder = _builder(spec, data_dir, file_format=file_format)
+    # an overwrite may change the format: the prepared dataset's must not be imposed
+    builder = _builder(spec, data_dir, **({} if overwrite else {"file_format": file_format}))
     options = {}
     if beam_options is not None:
         try:
@@ -125,7 +130,11 @@ def build(spec: str, manual_dir: str, data_dir: str, file_format: str = "tfrecor
 
         options["beam_options"] = beam.options.pipeline_options.PipelineOptions(flags=beam_options)
     config = tfds.download.DownloadConfig(
-        manual_dir=manual_dir, download_mode=tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS, **options)
+        manual_dir=manual_dir, **options,
+        # an overwrite is built beside the prepared dataset, which stays until the swap
+        # (EoBuilder.download_and_prepare, which also holds the build lock)
+        download_mode=(tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS if overwrite
+                       else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS))
     builder.download_and_prepare(download_config=config, file_format=file_format)
     return builder
 
@@ -311,22 +320,60 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    _quiet_tensorflow()  # before anything imports TensorFlow
-    args = make_parser().parse_args(argv)
-    from parsers.errors import SourceDataError
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that temporary folders are removed on the way out."""
 
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def _causes(error: BaseException):
+    """``error`` and the exceptions it wraps (TFDS re-raises with context, a writer thread's
+    error arrives as the cause or context of another), outermost first."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def classify(error: BaseException) -> tuple[int, str]:
+    """(exit status, message) of an exception: 2 for bad input or a failure of the user's
+    machine (said in plain words, naming the path), 1 for a bug of eo-tfds."""
+    from parsers.errors import SourceDataError, machine_error
+
+    chain = list(_causes(error))
+    for e in chain:
+        if isinstance(e, SourceDataError):
+            return 2, e.message
+        if isinstance(e, UsageError):
+            return 2, str(e)
+    for e in chain:
+        found = machine_error(e)
+        if found is not None:
+            return 2, found.message
+    return 1, (f"internal error ({type(error).__name__}: {error}); "
+               "please report it with --debug's traceback")
+
+
+def main(argv: list[str] | None = None) -> int:
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
+        _quiet_tensorflow()  # before anything imports TensorFlow; Ctrl-C may come here too
+        args = make_parser().parse_args(argv)
         return args.func(args)
-    except KeyboardInterrupt:
-        print("error: interrupted; nothing half-written was kept, run the command again", file=sys.stderr)
-        return 130
-    except (SourceDataError, UsageError, FileNotFoundError, ValueError) as e:
-        if args.debug:
+    except KeyboardInterrupt as e:
+        what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
+        print(f"error: {what}; nothing half-written was kept, run the command again", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
+    except Exception as e:
+        if debug:
             raise
-        message = " ".join(str(e).split())
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+        status, message = classify(e)
+        print(f"error: {' '.join(message.split())}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

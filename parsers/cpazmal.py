@@ -57,7 +57,7 @@ from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 import h5py
 import numpy as np
 
-from parsers.errors import SourceDataError
+from parsers.errors import SourceDataError, machine_error
 
 __all__ = [
     "SOURCE_FILENAMES",
@@ -408,12 +408,16 @@ class CpazmalFile:
             raise SourceDataError(self.path, "file not found",
                                   "check the path (manual_dir must hold the .hdf5 file)") from None
         except OSError as e:
-            raise SourceDataError(self.path, f"not an HDF5 file or unreadable ({e})",
-                                  "download the file again; it may be truncated") from None
+            raise machine_error(e, self.path) or SourceDataError(
+                self.path, f"not an HDF5 file or unreadable ({e})",
+                "download the file again; it may be truncated") from None
         try:
             self._read_metadata()
-        except BaseException:
+        except BaseException as e:
             self.h5.close()
+            found = _read_failure(self.path, e)
+            if found is not None:
+                raise found from e
             raise
         self._stats_cache: dict = {}
 
@@ -730,9 +734,30 @@ class _Opened:
         self.file = CpazmalFile(self.given)
         return self.file
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         if self.file is not None:
             self.file.close()
+        path = self.file.path if self.file is not None else self.given.path
+        found = _read_failure(path, exc)
+        if found is not None:
+            raise found from exc
+
+
+def _read_failure(path, error) -> SourceDataError | None:
+    """``error`` raised by h5py while reading ``path`` as a SourceDataError: a failure of
+    the machine (permission, I/O) in its words, or a damaged HDF5 object (h5py reports one
+    as a ``KeyError``/``OSError`` "Unable to ..." from HDF5's error stack); None for
+    anything else, so that a bug of eo-tfds is not passed off as a damaged file."""
+    if error is None or isinstance(error, SourceDataError):
+        return None
+    found = machine_error(error, path)
+    if found is not None:
+        return found
+    if isinstance(error, (KeyError, OSError, RuntimeError)) and "nable to" in str(error):
+        detail = " ".join(str(error).strip("'\"").split())
+        return SourceDataError(path, f"an HDF5 object cannot be read ({detail}): the file is damaged",
+                               "download it again")
+    return None
 
 
 def _apply_scale(img: np.ndarray, scale_type: str) -> np.ndarray:

@@ -52,7 +52,7 @@ from typing import Iterable, Iterator, NamedTuple, NoReturn, Sequence
 import h5py
 import numpy as np
 
-from parsers.errors import SourceDataError
+from parsers.errors import SourceDataError, machine_error
 
 __all__ = [
     "SENTINEL2_BANDS",
@@ -240,8 +240,8 @@ def _open(path: os.PathLike | str) -> h5py.File:
     except SourceDataError:
         raise
     except OSError as err:  # truncated, unreadable
-        raise SourceDataError(path, f"cannot be opened as HDF5 ({err})",
-                              "replace it with a complete GEDI .h5 file") from None
+        raise machine_error(err, path) or SourceDataError(
+            path, f"cannot be opened as HDF5 ({err})", "replace it with a complete GEDI .h5 file") from None
 
 
 def _data_group(f: h5py.File, path) -> h5py.Group:

@@ -46,7 +46,7 @@ from typing import Iterator
 
 import numpy as np
 
-from parsers.errors import SourceDataError
+from parsers.errors import SourceDataError, machine_error
 from parsers.tfrecord import record_spans
 
 log = logging.getLogger(__name__)
@@ -412,8 +412,9 @@ def _archive_members(archive: pathlib.Path) -> list[tuple[str, int]]:
     except OSError as e:
         if isinstance(e, FileNotFoundError):
             raise SourceDataError(archive, "archive not found", "check the path") from None
-        raise SourceDataError(archive, f"the archive cannot be read ({e}); it is cut short or "
-                              "corrupt", "download it again") from None
+        raise machine_error(e, archive) or SourceDataError(
+            archive, f"the archive cannot be read ({e}); it is cut short or corrupt",
+            "download it again") from None
     except Exception as e:  # py7zr raises many types for a broken header
         raise SourceDataError(archive, f"the archive cannot be read ({type(e).__name__}: {e}); "
                               "it is cut short or corrupt", "download it again") from None
@@ -516,7 +517,8 @@ def extract_archive(archive: os.PathLike | str, out_dir: os.PathLike | str,
         def write(self, s):
             try:
                 n = self.file.write(s)
-            except OSError as e:
+            except OSError as e:  # disk full: a write names no file, say which
+                e.filename = e.filename or str(self.temp)
                 raise _OutputError(e) from e
             self._size += len(s)
             bar.update(len(s))

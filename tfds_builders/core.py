@@ -17,6 +17,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import errno
 import os
 import struct
 import threading
@@ -33,6 +35,7 @@ from tqdm.auto import tqdm
 
 from parsers.errors import SourceDataError
 from parsers.tfrecord import masked_crc
+from tfds_builders import locking
 from tfds_builders.stats import BandStats
 
 MiB = 1 << 20
@@ -248,7 +251,10 @@ class TFRecordFile:
         pending = [b for b in buffers if len(b)]
         while pending:
             batch = pending[:self.IOV_MAX]
-            written = os.writev(self._fd, batch)
+            try:
+                written = os.writev(self._fd, batch)
+            except OSError as e:  # disk full, I/O error: name the file (a bare fd names none)
+                raise OSError(e.errno, e.strerror, self.path) from None
             # a regular file takes all but on errors; still, resume a short write exactly
             done = 0
             for buf in batch:
@@ -355,6 +361,59 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
     def _stats_specs(self) -> dict[str, StatsSpec]:
         """``{metadata key: StatsSpec}`` gathered over :attr:`STATS_SPLIT` (none by default)."""
         return {}
+
+    def download_and_prepare(self, *, download_config=None, **kwargs) -> None:
+        """Prepares the dataset as TFDS does, and also: one build at a time per dataset,
+        config and data dir (a second one waits, see :mod:`tfds_builders.locking`);
+        temporary folders of dead builds removed first; an overwrite
+        (``download_mode`` ``REUSE_CACHE_IF_EXISTS`` or ``FORCE_REDOWNLOAD``) is built
+        beside the prepared dataset, which stays until the new one is complete."""
+        config = download_config or tfds.download.DownloadConfig()
+        final = os.fspath(self.data_dir)
+        with self._build_lock(), locking.exclusive(locking.lock_path(final), self.info.full_name):
+            locking.remove_temporaries(final)
+            exists = os.path.isdir(final)
+            if exists and config.download_mode.overwrite_dataset:
+                # the info TFDS restored from the old dataset is final (its file format
+                # cannot change): the new one starts from the code's, as a first build does
+                old_info = self.info
+                fresh = self._info()
+                fresh.set_file_format(kwargs.get("file_format") or old_info.file_format)
+                new = locking.aside(final)
+                self._fresh_info = fresh
+                try:
+                    with tfds.core.utils.temporary_assignment(self, "_data_dir", os.fspath(new)):
+                        self._prepare(download_config=config, **kwargs)
+                except BaseException:
+                    self._fresh_info = None  # the old dataset and its info stay
+                    raise
+                locking.swap_in(new, final)
+                self.info.update_data_dir(final)
+                return
+            if exists and not self.info.initialized:
+                # prepared meanwhile by the build we waited for: read what it wrote
+                self.info.read_from_directory(final)
+            self._prepare(download_config=config, **kwargs)
+
+    _fresh_info = None
+
+    @property
+    def info(self) -> tfds.core.DatasetInfo:
+        """``tfds.core.DatasetInfo`` of this builder (of the new build after an overwrite)."""
+        return self._fresh_info if self._fresh_info is not None else super().info
+
+    def _build_lock(self):
+        """A further lock a subclass holds around a build (a shared scratch folder)."""
+        return contextlib.nullcontext()
+
+    def _prepare(self, **kwargs) -> None:
+        try:
+            super().download_and_prepare(**kwargs)
+        except OSError as e:
+            if e.errno is None and str(e).startswith("Not enough disk space"):
+                # TFDS's own check, without errno or path
+                raise OSError(errno.ENOSPC, str(e), os.fspath(self.data_dir_root)) from e
+            raise
 
     def _download_and_prepare(self, dl_manager, download_config=None):
         download_config = download_config or tfds.download.DownloadConfig()

@@ -11,7 +11,7 @@ import tensorflow_datasets as tfds
 
 from parsers import s2_cloud as src
 from parsers.errors import SourceDataError
-from tfds_builders import core
+from tfds_builders import core, locking
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,17 @@ files the `validation` split.
 
     # ------------------------------------------------------------------ splits
 
+    def _scratch_root(self) -> pathlib.Path:
+        return pathlib.Path(os.fspath(self.data_dir_root)).joinpath(*SCRATCH).absolute()
+
+    def _build_lock(self):
+        # both configs extract into the one scratch folder: one build at a time uses it,
+        # so the leftovers it removes (parts of a killed extraction) are never a live one's
+        return locking.exclusive(self._scratch_root().with_suffix(".lock"),
+                                 f"{self.name} archive extraction")
+
     def _scratch_dir(self, manual: pathlib.Path) -> pathlib.Path:
-        scratch = pathlib.Path(os.fspath(self.data_dir_root)).joinpath(*SCRATCH).absolute()
+        scratch = self._scratch_root()
         if manual.resolve() in scratch.resolve().parents:
             log.warning("the data dir %s lies inside manual_dir %s: archives are extracted "
                         "there", scratch, manual)
