@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from parsers.errors import SourceDataError
+
 
 def _shard_paths(builder, split) -> list[str]:
     return [os.fspath(p) for p in builder.info.splits[split].filepaths]
@@ -39,50 +41,136 @@ def _same(a, b) -> bool:
     return xa.shape == xb.shape and xa.dtype == xb.dtype and xa.tobytes() == xb.tobytes()
 
 
+def _array_record_shard(builder, path: str, expected: int):
+    """Decoded examples of one ArrayRecord shard, as numpy, in file order; a shard the
+    reader rejects (chunk hash, truncated) is a SourceDataError naming it."""
+    from array_record.python import array_record_module
+
+    def corrupt(reason):
+        return SourceDataError(path, f"ArrayRecord shard is corrupt ({str(reason).split(';')[0]})",
+                               "rebuild the dataset (eo-tfds build ... --overwrite)")
+
+    features = builder.info.features
+    try:
+        reader = array_record_module.ArrayRecordReader(path)
+    except (RuntimeError, OSError) as err:
+        raise corrupt(err) from None
+    try:
+        try:
+            # a truncated shard opens with ok() false and 0 records; close() says why
+            if not reader.ok():
+                reader.close()
+                raise corrupt("no readable index")
+            count = reader.num_records()
+        except (RuntimeError, OSError) as err:
+            raise corrupt(err) from None
+        if count != expected:
+            raise ValueError(f"{path}: {count} records, dataset_info says {expected}")
+        for start in range(0, count, 64):  # a few records at a time: shards are ~200 MiB
+            try:
+                records = reader.read(start, min(start + 64, count))
+            except (RuntimeError, OSError) as err:
+                raise corrupt(err) from None
+            for record in records:
+                yield features.deserialize_example_np(record)
+    finally:
+        if reader.is_open():
+            try:
+                reader.close()
+            except RuntimeError:
+                pass  # already reported above
+
+
 def _split_records(builder, split):
     """``(path, index in file, example)`` of every prepared example of a split, in order.
 
-    TFRecord shards are read one by one (a shard holding another count than
-    dataset_info says raises ``ValueError``); other formats through ``tfds.data_source``.
+    Shards are read one by one: one holding another count than dataset_info says, or a
+    TFRecord failing its CRC, raises ``ValueError`` naming shard and record (a mismatch);
+    an ArrayRecord shard its reader rejects raises :class:`SourceDataError` (corrupt).
     """
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
     info = builder.info.splits[split]
-    if builder.info.file_format == tfds.core.file_adapters.FileFormat.TFRECORD:
-        for path, expected in zip(_shard_paths(builder, split), info.shard_lengths):
-            count = 0
-            try:
-                for example in _decoded_shard(builder, path):
-                    yield path, count, example
-                    count += 1
-            except tf.errors.OpError as e:
-                raise ValueError(f"{path}: record {count} is unreadable ({e.message.splitlines()[0]})") from None
-            if count != expected:
-                raise ValueError(f"{path}: {count} records, dataset_info says {expected}")
-    else:
-        name = builder.name + (f"/{builder.builder_config.name}" if builder.builder_config else "")
-        source = tfds.data_source(name, split=split, data_dir=os.fspath(builder.data_dir_root))
-        if len(source) != info.num_examples:
-            raise ValueError(f"split {split}: {len(source)} records, dataset_info says {info.num_examples}")
-        for i in range(len(source)):
-            yield f"{split} (random access)", i, source[i]
+    tfrecord = builder.info.file_format == tfds.core.file_adapters.FileFormat.TFRECORD
+    for path, expected in zip(_shard_paths(builder, split), info.shard_lengths):
+        if not tfrecord:
+            for count, example in enumerate(_array_record_shard(builder, path, expected)):
+                yield path, count, example
+            continue
+        count = 0
+        try:
+            for example in _decoded_shard(builder, path):
+                yield path, count, example
+                count += 1
+        except tf.errors.OpError as e:
+            raise ValueError(f"{path}: record {count} is unreadable ({e.message.splitlines()[0]})") from None
+        if count != expected:
+            raise ValueError(f"{path}: {count} records, dataset_info says {expected}")
 
 
-def verify(builder, manual_dir: str | None = None) -> str | None:
+def check_sources(builder, root) -> str | None:
+    """Compare the source files recorded at build time (``info.metadata["source_files"]``)
+    with those under manual_dir ``root``: the first one missing, changed (size, then
+    CRC32C) or new, as a sentence; None when they all match. Raises ``LookupError`` when
+    the build recorded none (built before eo-tfds recorded them)."""
+    from tfds_builders import core
+
+    recorded = (builder.info.metadata or {}).get("source_files")
+    if recorded is None:
+        raise LookupError("no source files recorded")
+    root = os.fspath(root)
+    for rel, want in sorted(recorded.items()):
+        path = os.path.join(root, rel)
+        if not os.path.isfile(path):
+            return (f"source file {path} is missing (the build read it: {want['size']} bytes, "
+                    f"crc32c {want['crc32c']})")
+        size = os.path.getsize(path)
+        if size != want["size"]:
+            return f"source file {path} changed since the build (size {want['size']} -> {size} bytes)"
+        got = core.source_digest(path)
+        if got["crc32c"] != want["crc32c"]:
+            return (f"source file {path} changed since the build (crc32c {want['crc32c']} -> "
+                    f"{got['crc32c']}, same size)")
+    current = {core.relative_source(p, root): p for p in builder._source_files(root)}  # pylint: disable=protected-access
+    new = sorted(set(current) - set(recorded))
+    if new:
+        return (f"source file {current[new[0]]} is new since the build (the build read "
+                f"{len(recorded)} files, not this one)")
+    return None
+
+
+def verify(builder, manual_dir: str | None = None, note=None) -> str | None:
     """Re-read every prepared example; ``None`` if all is well, else the first problem.
 
     Counts are checked against ``dataset_info`` shard by shard and every record is
-    decoded (a flipped byte fails its CRC). With ``manual_dir`` each example is
-    compared, after TFDS encoding, with what the builder reads from the sources.
+    decoded (a flipped byte fails its CRC). With ``manual_dir`` the source files are
+    first compared with those the build read (size and CRC32C in ``info.metadata``):
+    a changed, missing or new one is the problem; then each example is compared, after
+    TFDS encoding, with what the builder reads from the sources, and a difference names
+    the split, example, feature, its source file (and dataset / layer / record) and the
+    shard. ``note(text)`` hears what was skipped. A corrupt ArrayRecord shard raises
+    :class:`SourceDataError`.
     """
     import tensorflow_datasets as tfds
 
+    from tfds_builders import core
+
     features = builder.info.features
-    sources = None
+    sources = root = None
     if manual_dir:
         dl_manager = builder._make_download_manager(  # pylint: disable=protected-access
             download_dir=None, download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+        root = core.manual_dir(dl_manager, builder.MANUAL_DOWNLOAD_INSTRUCTIONS)
+        try:
+            problem = check_sources(builder, root)
+        except LookupError:
+            if note is not None:
+                note("this build recorded no source file sizes and hashes (built before eo-tfds "
+                     "recorded them): source files not checked, values compared")
+        else:
+            if problem:
+                return problem
         sources = builder._shard_iterators_per_split(dl_manager)  # pylint: disable=protected-access
     for split in builder.info.splits.keys():
         source_iter = None
@@ -92,7 +180,7 @@ def verify(builder, manual_dir: str | None = None) -> str | None:
             source_iter = (kv for fn in sources[split] for kv in fn())
         where = f"split {split}"
         try:
-            for path, index, example in _split_records(builder, split):
+            for number, (path, index, example) in enumerate(_split_records(builder, split)):
                 where = f"{path}: record {index}"
                 if source_iter is None:
                     continue
@@ -104,12 +192,23 @@ def verify(builder, manual_dir: str | None = None) -> str | None:
                 enc_out = features.encode_example(example)
                 for name in enc_src:
                     if not _same(enc_src[name], enc_out[name]):
-                        return f"{where} (source key {key}): feature {name!r} differs from the source"
+                        return (f"{builder.info.full_name} split {split}, example {number} (key {key}): "
+                                f"feature {name!r} differs from its source "
+                                f"{_source_of(builder, root, split, key, name)}; shard {where}")
         except ValueError as e:
             return str(e)
         if source_iter is not None and next(source_iter, None) is not None:
             return f"split {split}: the sources hold more examples than the dataset"
     return None
+
+
+def _source_of(builder, root, split: str, key: str, feature: str) -> str:
+    """Where the builder reads ``feature`` of example ``key`` (for a mismatch message)."""
+    try:
+        found = builder._example_source(root, split, key, feature)  # pylint: disable=protected-access
+    except SourceDataError as err:
+        return f"(not located: {err.message})"
+    return found or f"(not located; source files under {os.fspath(root)})"
 
 
 def describe(builder) -> str:

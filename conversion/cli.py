@@ -213,7 +213,7 @@ def cmd_verify(args) -> int:
     builder = _builder(args.dataset, args.data_dir)
     if not builder.is_prepared():
         raise UsageError(f"{args.dataset} is not prepared in {args.data_dir}: run `eo-tfds build` first")
-    problem = checks.verify(builder, manual_dir=args.manual_dir)
+    problem = checks.verify(builder, manual_dir=args.manual_dir, note=lambda text: print(f"note: {text}"))
     if problem:
         print(f"mismatch: {problem}", file=sys.stderr)
         return 1

@@ -3,6 +3,7 @@ examples; the pipelines, `verify` and the README's random-access loader read the
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -92,12 +93,22 @@ def test_cli_build_and_verify_array_record(builds, tmp_path):
     r = run("verify", "cloudsen12_hq/l2a", "--data-dir", data, "--manual-dir", manual)
     assert r.returncode == 0, r.stderr
     assert "bit for bit" in r.stdout
-    # a changed source value is found in the array_record build, naming split and record
+    # a changed source file is named first (tests/test_sources.py) ...
     layer = next((manual / "val").glob("L2A_B0*3.dat")).name
     changed = changed_source(manual, tmp_path / "manual", f"val/{layer}", 512 * 512 + 1000)  # patch 1
     r = run("verify", "cloudsen12_hq/l2a", "--data-dir", data, "--manual-dir", changed)
     assert r.returncode == 1
-    assert "validation" in r.stderr and "record 1" in r.stderr and "'image'" in r.stderr
+    assert f"source file {changed / 'val' / layer} changed since the build" in r.stderr
+    # ... and without the record of the sources (an older build) the changed value is found
+    # in the array_record build, naming split, record and the source layer
+    meta_path = data / "cloudsen12_hq" / "l2a" / "1.0.0" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["source_files"]
+    meta_path.write_text(json.dumps(meta))
+    r = run("verify", "cloudsen12_hq/l2a", "--data-dir", data, "--manual-dir", changed)
+    assert r.returncode == 1
+    assert "split validation, example 1 " in r.stderr and "record 1" in r.stderr and "'image'" in r.stderr
+    assert str(changed / "val" / layer) in r.stderr and "(patch 1)" in r.stderr
 
 
 def readme_loader() -> str:

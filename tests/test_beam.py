@@ -104,6 +104,7 @@ def test_beam_build_equals_in_process_build(spec, tmp_path, small_shards):
     reread_local = tfds.builder(spec, data_dir=os.fspath(tmp_path / "local"))
     reread_beam = tfds.builder(spec, data_dir=os.fspath(tmp_path / "beam"))
     assert reread_beam.info.metadata == reread_local.info.metadata
+    assert reread_beam.info.metadata["source_files"]  # recorded by the Beam driver too
     assert all(v for k, v in reread_beam.info.metadata.items() if k.endswith("_stats"))
     assert {k: (v.num_examples, v.num_bytes) for k, v in reread_beam.info.splits.items()} == \
         {k: (v.num_examples, v.num_bytes) for k, v in reread_local.info.splits.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -74,7 +75,15 @@ def test_verify_detects_a_changed_source(built, synth, tmp_path):
     manual = changed_source(synth, tmp_path / "manual", "test/L1C_B3.dat", 512 * 512 + 700)  # patch 1
     r = run("verify", "cloudsen12_hq/l1c", "--data-dir", built, "--manual-dir", manual)
     assert r.returncode == 1
-    assert "cloudsen12_hq-test.tfrecord" in r.stderr and "record 1" in r.stderr and "'image'" in r.stderr
+    # the source files recorded at build time are compared first (tests/test_sources.py)
+    line = r.stderr.strip()
+    assert line.startswith(f"mismatch: source file {manual / 'test' / 'L1C_B3.dat'} changed since the build (crc32c ")
+    assert line.endswith(", same size)") and "\n" not in line
+    # only the layers of the config and the labels are recorded, not l2a, s1 or extra layers
+    meta = json.loads((built / "cloudsen12_hq" / "l1c" / "1.0.0" / "metadata.json").read_text())
+    assert sorted(meta["source_files"]) == sorted(
+        p.relative_to(synth).as_posix() for p in synth.rglob("*.dat")
+        if p.name.startswith("L1C_") or p.name in ("manual_hq.dat", "LABEL_manual_hq.dat"))
 
 
 def test_inspect_prints_stats_and_writes_png(built, tmp_path):

@@ -127,6 +127,12 @@ def test_archives_extracted_under_data_dir_not_next_to_user_files(built):
     assert extracted == {"train_T50TMK_4", "train_T49QGF_2", "val_T18SUJ_4"}
     # tiny data: one shard per split
     assert [built["builder"].info.splits[s].num_shards for s in SPLITS] == [1, 1]
+    # the build records the files the user gave (archives, extracted files), not the scratch copies
+    recorded = built["builder"].info.metadata["source_files"]
+    assert sorted(recorded) == sorted(p.relative_to(built["manual"]).as_posix()
+                                      for p in built["manual"].rglob("*")
+                                      if p.is_file() and not p.name.endswith(".md5"))
+    assert any(name.endswith(".7z") for name in recorded)
 
 
 def test_group_files_packs_consecutive_files(tmp_path):

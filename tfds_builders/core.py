@@ -12,6 +12,9 @@
 - :func:`choose_num_shards`: the shard count for shards of roughly 100-300 MiB (the
   TFDS 4.9 writer honours only a count).
 - :func:`split_range`: contiguous, near-equal index ranges.
+- :func:`file_digest` / :func:`source_records`: size and CRC32C of the source files a
+  build read, kept in ``info.metadata["source_files"]`` so that ``eo-tfds verify`` can
+  tell which source changed since the build (LZF-compressed HDF5 has no checksum).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from tfds_builders.stats import BandStats
 
 MiB = 1 << 20
 TARGET_SHARD_BYTES = 192 * MiB
+#: the block size of the source hashing (large enough for full disk/page-cache speed)
+DIGEST_BLOCK = 16 * MiB
 
 KeyExample = tuple[str, dict]
 ShardFn = Callable[[], Iterator[KeyExample]]
@@ -286,6 +291,73 @@ class TFRecordFile:
         self.close()
 
 
+# ------------------------------------------------------------------- source files
+
+def file_digest(path) -> dict:
+    """``{"size": bytes, "crc32c": "8 hex digits"}`` of a file's whole content, read
+    streaming in 16 MiB blocks (hardware CRC32C: GB/s, so it keeps up with the build)."""
+    crc, size = 0, 0
+    local = "://" not in os.fspath(path)
+    buffer = bytearray(DIGEST_BLOCK)
+    view = memoryview(buffer)
+    with (open(path, "rb", buffering=0) if local else epath.Path(path).open("rb")) as f:
+        while True:
+            if local:
+                n = f.readinto(buffer)
+                block = view[:n]
+            else:
+                block = f.read(DIGEST_BLOCK)
+                n = len(block)
+            if not n:
+                break
+            crc = crc32c.crc32c(block, value=crc)  # releases the GIL on large blocks
+            size += n
+    return {"size": size, "crc32c": f"{crc:08x}"}
+
+
+def relative_source(path, root) -> str:
+    """``path`` relative to ``root`` with ``/`` separators (the key in ``source_files``)."""
+    return os.path.relpath(os.fspath(path), os.fspath(root)).replace(os.sep, "/")
+
+
+def source_digest(path) -> dict:
+    """:func:`file_digest` of a source file; one that cannot be read is a
+    :class:`SourceDataError` naming it."""
+    try:
+        return file_digest(path)
+    except OSError as err:
+        raise SourceDataError(path, f"cannot be read ({err.strerror or err})",
+                              "check the file and its permissions") from None
+
+
+def source_records(paths: Iterable, root) -> dict[str, dict]:
+    """``{relative path: source_digest}`` of ``paths`` (under ``root``), sorted by path."""
+    return {relative_source(path, root): source_digest(path) for path in sorted(paths, key=os.fspath)}
+
+
+class _Background:
+    """Runs a function in a thread beside the shard writers; :meth:`result` joins it and
+    returns its value or raises its exception."""
+
+    def __init__(self, fn, *args):
+        self._value = self._error = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True,
+                                        name="eo-tfds-source-digest")
+        self._thread.start()
+
+    def _run(self, fn, args):
+        try:
+            self._value = fn(*args)
+        except BaseException as err:  # pylint: disable=broad-except  # re-raised in result()
+            self._error = err
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 # ------------------------------------------------------------------------ builder
 
 class StatsSpec(NamedTuple):
@@ -358,6 +430,23 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
     #: the split whose per-band statistics go into ``info.metadata``
     STATS_SPLIT = "train"
 
+    def _source_files(self, root) -> list:
+        """The files under manual_dir ``root`` that this builder (and config) reads; their
+        sizes and CRC32C go into ``info.metadata["source_files"]``. By default every
+        non-hidden file under ``root``; builders narrow it to what they read."""
+        found = []
+        for folder, dirs, files in os.walk(os.fspath(root)):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            found += [os.path.join(folder, f) for f in sorted(files) if not f.startswith(".")]
+        return found
+
+    def _example_source(self, root, split: str, key: str, feature: str) -> str | None:
+        """Where feature ``feature`` of the example ``key`` of ``split`` comes from (source
+        file, and dataset / layer / record in it), for ``verify``'s mismatch message;
+        None when unknown. By default the one source file, if there is only one."""
+        files = self._source_files(root)
+        return os.fspath(files[0]) if len(files) == 1 else None
+
     def _stats_specs(self) -> dict[str, StatsSpec]:
         """``{metadata key: StatsSpec}`` gathered over :attr:`STATS_SPLIT` (none by default)."""
         return {}
@@ -418,6 +507,9 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
     def _download_and_prepare(self, dl_manager, download_config=None):
         download_config = download_config or tfds.download.DownloadConfig()
         shard_fns = self._shard_iterators_per_split(dl_manager)
+        root = manual_dir(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
+        # hashed while the shards are written: the files are read (and cached) anyway
+        digests = _Background(source_records, self._source_files(root), root)
         specs = {split: self._stats_specs() for split in shard_fns if split == self.STATS_SPLIT}
         if download_config.beam_runner is not None or download_config.beam_options is not None:
             from tfds_builders import beam_writer  # imports apache_beam: only when asked for
@@ -439,6 +531,7 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
                 filename_template=self._get_filename_template(split_name=split)))
             for key, acc in merge_stats(shard_results).items():
                 self.info.metadata[key] = acc.as_dict()
+        self.info.metadata["source_files"] = digests.result()
         self.info.set_splits(splits_lib.SplitDict(split_infos))
 
     def _expected_examples(self, split: str) -> int | None:
@@ -522,4 +615,5 @@ def manual_dir(dl_manager, instructions: str):
 
 __all__ = ["EoBuilder", "ExampleEncoder", "TFRecordFile", "BandStats", "StatsSpec", "ShardResult", "write_shard",
            "merge_stats", "choose_num_shards", "split_range",
-           "shard_fn", "total_bytes_estimate", "cores", "num_workers", "manual_dir"]
+           "shard_fn", "total_bytes_estimate", "cores", "num_workers", "manual_dir",
+           "file_digest", "source_digest", "relative_source", "source_records"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -103,6 +104,19 @@ LABEL_manual_hq.dat (or manual_hq.dat). Band names may be zero-padded (L1C_B04.d
 
     def _expected_examples(self, split):
         return getattr(self, "_counts", {}).get(split)
+
+    def _layer_paths(self, root, split: str) -> list:
+        """The split folder's layers this config reads: its bands, then manual_hq."""
+        return src.CloudSEN12Split(src.find_split_folder(root, split), self.builder_config.product).paths
+
+    def _source_files(self, root):
+        return [p for split in src.SPLIT_FOLDERS for p in self._layer_paths(root, split)]
+
+    def _example_source(self, root, split, key, feature):
+        paths = self._layer_paths(root, split)
+        layers = paths[-1:] if feature == "label" else paths[:-1]
+        return (f"{', '.join(os.fspath(p) for p in layers)} (patch {key.rsplit('/', 1)[-1]})"
+                if feature in ("image", "label") else None)
 
     def _stats_specs(self):
         return {"band_stats": core.StatsSpec(tuple(self._layers.bands), _valid_box_values)}

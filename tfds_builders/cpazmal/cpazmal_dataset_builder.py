@@ -234,6 +234,12 @@ dates.
         self.info.metadata["source_file"] = path.name
         return plan
 
+    def _source_files(self, root):
+        return [src.find_source_file(os.fspath(root))]
+
+    def _example_source(self, root, split, key, feature):
+        return f"{src.find_source_file(os.fspath(root))}, example {key}"
+
     def _stats_specs(self):
         pols = self.builder_config.pols
         bands = tuple(pols) if self.builder_config.scenario != "scenario3" \

@@ -159,6 +159,17 @@ number may occur only once per split, and a duplicate stops the build.
     def _expected_examples(self, split):
         return getattr(self, "_counts", {}).get(split)
 
+    def _source_files(self, root):
+        return [p for paths in src.split_files(os.fspath(root)).values() for p in paths]
+
+    def _example_source(self, root, split, key, feature):
+        paths = src.split_files(os.fspath(root)).get(split, [])
+        found = find_shot(paths, int(key))
+        if found is None:
+            return None
+        path, row = found
+        return f"{path}, dataset '{src.GROUP}/{src.DATASET_NAMES[feature]}', row {row}"
+
     # -------------------------------------------------------------- band stats
 
     def _stats_specs(self):
@@ -197,6 +208,40 @@ def _footprints(items):
         yield from src.iter_work_item(src.WorkItem(path, start, stop))
 
 
+def _shot_column(path, n: int | None = None) -> np.ndarray:
+    """The shot numbers of one file as int64 (read in small blocks); SourceDataError if
+    the column is not int64 shot numbers or cannot be read."""
+    n = src.inspect_file(path) if n is None else n
+    name = src.DATASET_NAMES["shot_number"]
+    column = np.empty(n, np.int64)
+    try:
+        with h5py.File(path, "r") as f:
+            ds = f[src.GROUP][name]
+            for a in range(0, n, _SHOT_BLOCK):
+                block = np.asarray(ds[a:a + _SHOT_BLOCK]).reshape(-1)
+                if block.dtype.kind not in "iu" or (
+                        block.size and block.dtype.kind == "u"
+                        and int(block.max()) > np.iinfo(np.int64).max):
+                    raise SourceDataError(
+                        path, f"dataset '{src.GROUP}/{name}' holds values that are "
+                              "not int64 shot numbers",
+                        "this is not a GEDI AGBD file of the publisher's layout")
+                column[a:a + block.size] = block
+    except (OSError, ValueError, RuntimeError) as err:
+        raise SourceDataError(path, f"dataset '{src.GROUP}/{name}' cannot be read ({err})",
+                              "the file is damaged; download or rebuild it") from None
+    return column
+
+
+def find_shot(paths, shot: int) -> tuple[str, int] | None:
+    """``(file, row)`` of GEDI shot number ``shot`` among ``paths``, or None."""
+    for path in paths:
+        rows = np.flatnonzero(_shot_column(path) == shot)
+        if rows.size:
+            return os.fspath(path), int(rows[0])
+    return None
+
+
 def check_unique_shots(paths, counts=None) -> None:
     """Raise SourceDataError if a GEDI shot number occurs twice in ``paths`` (one split).
 
@@ -206,26 +251,7 @@ def check_unique_shots(paths, counts=None) -> None:
     """
     counts = counts if counts is not None else [src.inspect_file(p) for p in paths]
     name = src.DATASET_NAMES["shot_number"]
-    columns = []
-    for path, n in zip(paths, counts):
-        column = np.empty(n, np.int64)
-        try:
-            with h5py.File(path, "r") as f:
-                ds = f[src.GROUP][name]
-                for a in range(0, n, _SHOT_BLOCK):
-                    block = np.asarray(ds[a:a + _SHOT_BLOCK]).reshape(-1)
-                    if block.dtype.kind not in "iu" or (
-                            block.size and block.dtype.kind == "u"
-                            and int(block.max()) > np.iinfo(np.int64).max):
-                        raise SourceDataError(
-                            path, f"dataset '{src.GROUP}/{name}' holds values that are "
-                                  "not int64 shot numbers",
-                            "this is not a GEDI AGBD file of the publisher's layout")
-                    column[a:a + block.size] = block
-        except (OSError, ValueError, RuntimeError) as err:
-            raise SourceDataError(path, f"dataset '{src.GROUP}/{name}' cannot be read ({err})",
-                                  "the file is damaged; download or rebuild it") from None
-        columns.append(column)
+    columns = [_shot_column(path, n) for path, n in zip(paths, counts)]
     if not columns:
         return
     shots = np.concatenate(columns)

@@ -245,6 +245,18 @@ accepted too). Scenes 11..13 of each sensor make the validation split, 01..10 tr
     def _expected_examples(self, split):
         return getattr(self, "_counts", {}).get(split)
 
+    def _source_files(self, root):
+        files = []
+        for scene_id, _ in src.find_scenes(root):
+            paths = src.scene_paths(root, scene_id)
+            files += [paths.scene, paths.dem, paths.truth]
+        return files
+
+    def _example_source(self, root, split, key, feature):
+        scene_id = key.split("/", 1)[0]  # tiles512 keys are <scene>/r<row>_c<col>
+        paths = src.scene_paths(root, scene_id)
+        return f"scene {key}: {paths.scene}, {paths.dem}, {paths.truth}"
+
     def _stats_specs(self):
         values = _tile_values if self._tiled else _scene_values
         return {"band_stats": core.StatsSpec(tuple(src.CHANNEL_NAMES), values)}

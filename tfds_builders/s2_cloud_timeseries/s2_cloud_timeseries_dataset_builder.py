@@ -130,6 +130,18 @@ files the `validation` split.
     def _expected_examples(self, split):
         return getattr(self, "_counts", {}).get(split)
 
+    def _source_files(self, root):
+        # the archives and extracted files the user gave, never the scratch extraction
+        return sorted({source.path for source in src.find_sources(root)})
+
+    def _example_source(self, root, split, key, feature):
+        name, index = key.rsplit("/", 1)
+        for source in src.find_sources(root):
+            if source.name.name == name:
+                member = f", member {source.member}" if source.member else ""
+                return f"{source.path}{member}, record {index}"
+        return None
+
     def _stats_specs(self):
         return {"band_stats": core.StatsSpec(tuple(src.BANDS), _all_pixels)}
 
