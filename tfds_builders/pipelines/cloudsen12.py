@@ -110,7 +110,7 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
             raw_std = noise_stddev * np.asarray(stats[1], np.float64)
             noise = {"image": raw_std * (affine["image"][0] if normalize else 1.0)}
         reader = records.CropReader(index, layout, ("image", "label"), crop_size, affine,
-                                    gamma_scale=gamma_scale, noise=noise)
+                                    gamma_scale=gamma_scale, noise=noise, noise_pool_seed=seed)
 
         def place(position, seed_pair):
             row, col = origin(seed_pair)

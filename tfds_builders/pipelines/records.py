@@ -304,7 +304,9 @@ class CropReader(_Shards):
     values ``v`` of the names in ``gamma_scale`` to ``max(v * scale, 0) ** g / scale``
     before the affine, through a table of every 16-bit value (one lookup a value
     instead of a ``pow``); ``noise`` maps a name of ``affine`` to a per-band standard
-    deviation in output units: Gaussian noise added after the affine.
+    deviation in output units: Gaussian noise added after the affine, as windows at
+    random offsets of one pool of standard normal values drawn once (from
+    ``noise_pool_seed``): one add a value instead of drawing it (:meth:`_add_noise`).
     """
 
     #: hand a crop's pages back after copying it (keeps the resident set flat; costs
@@ -314,7 +316,8 @@ class CropReader(_Shards):
     def __init__(self, index: RecordIndex, layout: Mapping, names: Sequence[str], crop_size: int,
                  affine: Mapping[str, tuple | None] | None = None,
                  gamma_scale: Mapping[str, float] | None = None,
-                 noise: Mapping[str, Sequence[float]] | None = None):
+                 noise: Mapping[str, Sequence[float]] | None = None,
+                 noise_pool_seed: int | None = None):
         super().__init__(index)
         self.crop_size = crop_size
         self.names = list(names)
@@ -337,15 +340,18 @@ class CropReader(_Shards):
                 raise ValueError(f"gamma by table needs a 16-bit integer tensor read as float32, not {name!r}")
             # log(v * scale) of every 16-bit pattern read as this dtype (negatives: -inf,
             # so that max(v * scale, 0) ** g is 0 there); a gamma's table is then one exp
-            values = np.arange(1 << 16, dtype=np.uint16).view(dtype).astype(np.float64) * float(scale)
+            # (bit patterns 0..32767 of int16 and 0..65535 of uint16 are the values >= 0)
+            nonneg = 1 << (15 if np.dtype(dtype).kind == "i" else 16)
+            values = np.arange(nonneg, dtype=np.float32) * np.float32(scale)
             with np.errstate(divide="ignore"):
-                self._gamma[name] = (np.log(np.maximum(values, 0.0)), float(scale))
+                self._gamma[name] = (np.log(values), np.float32(scale))
         self._noise = {}
         for name, std in (noise or {}).items():
             if name not in self._affine:
                 raise ValueError(f"noise is added to float32 tensors only, not {name!r}")
-            std = np.asarray(std, np.float32)
-            self._noise[name] = np.tile(std, crop_size) if std.ndim else std
+            self._noise[name] = np.asarray(std, np.float32)
+        self._noise_seed = noise_pool_seed
+        self._pools: dict[str, np.ndarray] = {}
         self._scratch = _Scratch()
 
     def output_signature(self, batched: bool = False) -> list[tuple[tf.DType, tuple]]:
@@ -355,6 +361,43 @@ class CropReader(_Shards):
             dt = tf.float32 if name in self._affine else dtype
             out.append((dt, lead + (self.crop_size, self.crop_size) + tuple(shape[2:])))
         return out
+
+    #: bytes of output a copy pass handles before the passes that follow it
+    _block_bytes = 192 << 10
+
+    #: standard normal values in a noise pool (64 MiB of float32)
+    noise_pool_size = 1 << 24
+
+    def _pool(self, name: str, per_crop: int) -> np.ndarray:
+        """The noise pool of ``name``: :attr:`noise_pool_size` standard normal float32
+        values drawn once (from ``noise_pool_seed``), each already times its band's
+        standard deviation (value ``j`` is band ``j % C``)."""
+        pool = self._pools.get(name)
+        if pool is None:
+            with self._lock:
+                pool = self._pools.get(name)
+                if pool is None:
+                    size = max(self.noise_pool_size, 2 * per_crop)
+                    rng = np.random.Generator(np.random.SFC64(self._noise_seed))
+                    pool = rng.standard_normal(size, dtype=np.float32)
+                    std = self._noise[name]
+                    bands = std.size if std.ndim else 1
+                    pool = pool[:size - size % bands].reshape(-1, bands)
+                    pool *= std.reshape(1, -1) if std.ndim else std
+                    self._pools[name] = pool = pool.reshape(-1)
+        return pool
+
+    def _noise_window(self, name: str, size: int, rng: np.random.Generator) -> tuple[bool, np.ndarray]:
+        """``(sign, values)``: the Gaussian noise of one crop of ``size`` values, the window
+        of the noise pool at a random offset (a multiple of the band count, so each value
+        keeps its band's std), added (``sign``) or subtracted. Within a crop the values
+        are independent ``N(0, std**2)``; crops whose windows overlap share values, at
+        other pixels."""
+        std = self._noise[name]
+        bands = std.size if std.ndim else 1
+        pool = self._pool(name, size)
+        start = int(rng.integers(0, (pool.size - size) // bands + 1)) * bands
+        return bool(rng.integers(0, 2)), pool[start:start + size]
 
     def _buffer(self, attr: str, size: int, dtype) -> np.ndarray:
         buf = getattr(self._scratch, attr)
@@ -367,7 +410,12 @@ class CropReader(_Shards):
         """float32 ``max(v * scale, 0) ** g / scale`` for every 16-bit value ``v``, indexed
         by the value's bit pattern (``values.view(np.uint16)``)."""
         log, scale = self._gamma[name]
-        return (np.exp(log * float(g)) / scale).astype(np.float32)
+        table = np.zeros(1 << 16, np.float32)
+        values = table[:log.size]
+        np.multiply(log, np.float32(g), out=values)
+        np.exp(values, out=values)
+        values /= scale
+        return table
 
     def read_batch(self, positions, rows, cols, symmetry=None, gamma=None, noise_seed=None
                    ) -> list[np.ndarray]:
@@ -401,26 +449,34 @@ class CropReader(_Shards):
                 if s:
                     window = symmetric_view(window, s)
                 target = out[k]
-                if gamma is not None and name in self._gamma:
-                    # the copy out of the shard is the index into the gamma's table
-                    index = self._buffer("index", target.size, np.intp).reshape(target.shape)
-                    np.copyto(index, window.view(np.uint16), casting="unsafe")
-                    np.take(self.gamma_table(name, gamma[k]), index, out=target, mode="wrap")
-                    del index
-                else:
-                    target[...] = window  # the one copy (and cast) out of the shard
-                if self._affine.get(name) is not None:
-                    scale, shift = self._affine[name]
-                    flat = target.reshape(cs, -1)
-                    flat *= scale
-                    flat += shift
-                if rng is not None and name in self._noise:
-                    noise = self._buffer("noise", target.size, np.float32)
-                    rng.standard_normal(dtype=np.float32, out=noise)
-                    noise = noise.reshape(cs, -1)
-                    noise *= self._noise[name]
-                    target.reshape(cs, -1)[...] += noise
-                    del noise
+                table = (self.gamma_table(name, gamma[k])
+                         if gamma is not None and name in self._gamma else None)
+                affine = self._affine.get(name)
+                noise = self._noise_window(name, target.size, rng) if rng is not None and name in self._noise else None
+                # a block of rows at a time, so that each pass after the copy finds it in
+                # the cache (a crop of 13 float32 bands is 3.4 MB; a block about 200 KB)
+                step = max(1, self._block_bytes // max(1, target[0].nbytes))
+                for r0 in range(0, cs, step):
+                    part = target[r0:r0 + step]
+                    if table is not None:
+                        # the copy out of the shard is the index into the gamma's table
+                        index = self._buffer("index", part.size, np.intp).reshape(part.shape)
+                        np.copyto(index, window[r0:r0 + step].view(np.uint16), casting="unsafe")
+                        np.take(table, index, out=part, mode="wrap")
+                        del index
+                    else:
+                        part[...] = window[r0:r0 + step]  # the one copy (and cast) out of the shard
+                    if affine is not None or noise is not None:
+                        flat = part.reshape(len(part), -1)
+                        if affine is not None:
+                            flat *= affine[0]
+                            flat += affine[1]
+                        if noise is not None:
+                            sign, values = noise
+                            values = values[r0 * flat.shape[1]:(r0 + len(part)) * flat.shape[1]]
+                            (np.add if sign else np.subtract)(flat, values.reshape(flat.shape), out=flat)
+                        del flat
+                    del part
                 del full, window
                 first, last = start + row * row_bytes, start + (row + cs) * row_bytes
                 lo = first if lo is None else min(lo, first)
