@@ -12,6 +12,13 @@
   (``parse_single_example``, ``decode_raw`` per layer, stack, same crop and batch;
   bar 5x). Also printed: the ratio to numpy copying full patches out of the memmaps, and
   the rate of a later epoch (records already checked: what the check costs).
+- training: the same pipeline with ``augment=True`` against one bare
+  ``TFRecordDataset`` (bar 0.75x) and a plain ``tfds.load`` + map augmenting per example
+  (rot90/flip, ``tf.pow`` gamma, ``tf.random.normal`` noise; bar 5x); the augmentation's
+  cost against ``augment=False`` (goal <= 30 %, printed); cold: a copy of the shards in a
+  disk folder (``EO_TFDS_COLD_DIR``, default /tmp: tmpfs cannot evict), evicted with
+  ``posix_fadvise(DONTNEED)`` before each pass: the first epoch (CRCs: whole records
+  read) and a later one (records already verified), bar 1.5x on the later one.
 
 Run: ``python -m benchmarks.bench_cloudsen12`` (``EO_TFDS_BENCH_PATCHES`` sets the
 train split's size, default 300 patches = 2.1 GiB).
@@ -180,8 +187,101 @@ def read_figures(data: str, plain_file: str, manual: str) -> dict:
         np.stack([m[i] for m in maps[:-1]], axis=-1)
         np.array(maps[-1][i])
     numpy_rate = len(split) / (time.perf_counter() - t)
-    return {"bare_reader": bare, "pipeline": ours, "plain_pipeline": plain, "numpy_memmap": numpy_rate,
-            "pipeline_later": later}
+    out = {"bare_reader": bare, "pipeline": ours, "plain_pipeline": plain, "numpy_memmap": numpy_rate,
+           "pipeline_later": later}
+    out.update(training_figures(data, shards))
+    return out
+
+
+def plain_training_pipeline(data: str, builder):
+    """What a user writes without eo-tfds for training: ``tfds.load`` and a map doing the
+    same random crop inside the valid box, normalisation and augmentations per example
+    (rot90 / flip of image and label, gamma on reflectance, noise of 0.03 band stds)."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    meta = builder.info.metadata
+    scale = float(meta["scale"])
+    mean = tf.constant(meta["band_stats"]["mean"], tf.float32)
+    std = tf.constant(meta["band_stats"]["std"], tf.float32)
+    r0, c0, r1, c1 = meta["valid_box"]
+
+    def augment(ex):
+        r = tf.random.uniform([], r0, r1 - CROP + 1, tf.int32)
+        c = tf.random.uniform([], c0, c1 - CROP + 1, tf.int32)
+        x = tf.cast(ex["image"][r:r + CROP, c:c + CROP], tf.float32)
+        y = tf.cast(ex["label"][r:r + CROP, c:c + CROP], tf.int32)[..., None]
+        k = tf.random.uniform([], 0, 4, tf.int32)
+        x, y = tf.image.rot90(x, k), tf.image.rot90(y, k)
+        flip = tf.random.uniform([]) < 0.5
+        x = tf.cond(flip, lambda: tf.image.flip_left_right(x), lambda: x)
+        y = tf.cond(flip, lambda: tf.image.flip_left_right(y), lambda: y)
+        g = tf.random.uniform([], 0.8, 1.25)
+        x = tf.pow(tf.maximum(x * scale, 0.0), g) / scale
+        x = (x - mean) / std
+        x = x + tf.random.normal(tf.shape(x)) * 0.03
+        w = tf.cast(y[..., 0] != 255, tf.float32)
+        return x, tf.where(y[..., 0] == 255, 0, y[..., 0]), w
+
+    ds = tfds.load("cloudsen12_hq/l1c", split="train", data_dir=data, shuffle_files=True)
+    return ds.map(augment).batch(BATCH)
+
+
+def evict(paths) -> None:
+    """Drop ``paths`` from the page cache (written back first): the next read is cold."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def training_figures(data: str, shards) -> dict:
+    """The training path: ``augment=True`` (first epoch: CRCs checked; a later one),
+    the plain tfds.load + map pipeline, and cold reads of a copy on disk."""
+    import tensorflow as tf
+
+    from tfds_builders import pipelines
+    from tfds_builders.pipelines import records
+
+    count = lambda e: int(e[0].shape[0])  # noqa: E731
+
+    def training(where, augment=True):
+        return pipelines.cloudsen12_hq("train", data_dir=where, crop_size=CROP, batch_size=BATCH,
+                                       seed=0, augment=augment)
+
+    builder = pipelines.load_builder("cloudsen12_hq/l1c", data)
+    bare = _rate(tf.data.TFRecordDataset(shards), lambda e: 1)
+    records.forget_verified()
+    unaug = _rate(training(data, False), count)
+    records.forget_verified()
+    aug = _rate(training(data), count)
+    aug_later = _rate(training(data), count)
+    unaug_later = _rate(training(data, False), count)
+    plain = _rate(plain_training_pipeline(data, builder), count)
+    out = {"train_bare": bare, "train_unaug": unaug, "train_aug": aug, "train_aug_later": aug_later,
+           "train_unaug_later": unaug_later, "train_plain": plain}
+
+    # cold: a copy of the prepared dataset in a disk folder (tmpfs cannot evict)
+    disk = Path(tempfile.mkdtemp(prefix="eo-tfds-cold-", dir=os.environ.get("EO_TFDS_COLD_DIR", "/tmp")))
+    try:
+        shutil.copytree(data, disk / "data")
+        cold_builder = pipelines.load_builder("cloudsen12_hq/l1c", str(disk / "data"))
+        cold_shards = [os.fspath(p) for p in cold_builder.info.splits["train"].filepaths]
+        evict(cold_shards)
+        out["cold_bare"] = _rate(tf.data.TFRecordDataset(cold_shards), lambda e: 1)
+        evict(cold_shards)
+        records.forget_verified()
+        out["cold_aug"] = _rate(training(str(disk / "data")), count)  # reads whole records: CRCs
+        evict(cold_shards)
+        out["cold_aug_later"] = _rate(training(str(disk / "data")), count)  # records already verified
+        out["cold_fs"] = subprocess.run(["df", "--output=fstype", str(disk)], capture_output=True,
+                                        text=True).stdout.split()[-1]
+    finally:
+        shutil.rmtree(disk, ignore_errors=True)
+    return out
 
 
 def warm_memory(where: Path, nbytes: int) -> None:
@@ -245,7 +345,31 @@ def main() -> int:
     print(f"read check: each record's data CRC32C checked the first time the process reads it "
           f"(the figures above); later epochs {reads['pipeline_later']:.0f} patches/s -> the check "
           f"costs {100 * (1 - reads['pipeline'] / reads['pipeline_later']):.0f} % of the first epoch's rate")
+    t_bare = reads["train_aug"] / reads["train_bare"]
+    t_plain = reads["train_aug"] / reads["train_plain"]
+    cost = 1 - reads["train_aug"] / reads["train_unaug"]
+    cost_later = 1 - reads["train_aug_later"] / reads["train_unaug_later"]
+    cold = reads["cold_aug"] / reads["cold_bare"]
+    cold_later = reads["cold_aug_later"] / reads["cold_bare"]
+    print(f"training (augment=True, cores {cores}): {reads['train_aug']:.0f} patches/s (first epoch, CRCs "
+          f"checked); one bare TFRecordDataset {reads['train_bare']:.0f} records/s -> {t_bare:.2f}x "
+          f"(bar 0.75x); plain tfds.load + map augmenting per example {reads['train_plain']:.0f} "
+          f"patches/s -> {t_plain:.2f}x (bar 5x)")
+    print(f"augmentation cost (cores {cores}): un-augmented {reads['train_unaug']:.0f} patches/s -> costs "
+          f"{100 * cost:.0f} % (goal <= 30 %); later epochs {reads['train_aug_later']:.0f} vs "
+          f"{reads['train_unaug_later']:.0f} patches/s -> {100 * cost_later:.0f} %")
+    print(f"cold (cores {cores}, shards on {reads['cold_fs']}, evicted with posix_fadvise before each pass): "
+          f"bare TFRecordDataset {reads['cold_bare']:.0f} records/s; augment=True first epoch (whole "
+          f"records read for their CRCs) {reads['cold_aug']:.0f} patches/s -> {cold:.2f}x; a later epoch "
+          f"(records already verified, crops' rows only) {reads['cold_aug_later']:.0f} patches/s -> "
+          f"{cold_later:.2f}x (bar 1.5x)")
     failures = []
+    if t_bare < 0.75:
+        failures.append("training vs bare reader")
+    if t_plain < 5:
+        failures.append("training vs plain tfds.load + map")
+    if cold_later < 1.5:
+        failures.append("cold training vs bare reader")
     if build_ratio < 1.5:
         failures.append("build ratio")
     if split_bytes >= 2 * gib and ours_build["peak_rss"] >= gib:

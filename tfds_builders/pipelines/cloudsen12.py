@@ -96,17 +96,36 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
     if layout:
         index = records.record_index(builder, split, layout)
 
-    if index is not None and not augment:
+    if index is not None:
         # Fast path: the crop's bytes only, by offset, from the memory-mapped shards, one
-        # call per batch, cast and normalised in the same copy.
-        affine = {"image": ops.normalize_affine(*stats)} if normalize else None
-        reader = records.CropReader(index, layout, ("image", "label"), crop_size, affine)
+        # call per batch, cast and normalised in the same copy; augmented in it too: the
+        # symmetry is the copy's read order, gamma a table lookup that is the cast, the
+        # noise drawn for the whole batch from a seed drawn here (new every epoch).
+        affine = {"image": ops.normalize_affine(*stats) if normalize else None} if (normalize or augment) else None
+        gamma_scale = noise = None
+        if augment:
+            if reflectance:
+                gamma_scale = {"image": float(meta["scale"])}
+            # today's meaning: noise_stddev band stds in raw units, before normalising
+            raw_std = noise_stddev * np.asarray(stats[1], np.float64)
+            noise = {"image": raw_std * (affine["image"][0] if normalize else 1.0)}
+        reader = records.CropReader(index, layout, ("image", "label"), crop_size, affine,
+                                    gamma_scale=gamma_scale, noise=noise, noise_pool_seed=seed)
 
         def place(position, seed_pair):
-            return (position,) + tuple(origin(seed_pair))
+            row, col = origin(seed_pair)
+            if not augment:
+                return position, row, col
+            symmetry = ops.random_symmetry(ops.sub_seed(seed_pair, 1))
+            gamma = tf.random.stateless_uniform([], seed=ops.sub_seed(seed_pair, 2),
+                                                minval=ops.GAMMA_RANGE[0], maxval=ops.GAMMA_RANGE[1])
+            return position, row, col, symmetry, gamma, ops.sub_seed(seed_pair, 3)
 
-        def read_batch(position, row, col):
-            image, label = reader(position, row, col, batched=True)
+        def read_batch(position, row, col, *augmentation):
+            if augmentation:
+                symmetry, gamma, seeds = augmentation
+                augmentation = (symmetry, gamma, seeds[0])  # the batch's noise seed
+            image, label = reader(position, row, col, True, *augmentation)
             y, w = ops.label_weights(label, num_classes)
             return finish_batch(image, y, w, normalized=affine is not None)
 
@@ -132,13 +151,7 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
 
         ds = ds.map(tile_all, num_parallel_calls=ops.AUTOTUNE).unbatch()
     else:
-        if index is not None:  # augmenting: crops one by one, augmented in the graph
-            reader = records.CropReader(index, layout, ("image", "label"), crop_size)
-            ds = records.index_dataset(index, shuffle=shuffle, seed=seed)
-
-            def window(position, row, col):
-                return reader(position, row, col)
-        elif layout:
+        if layout:
             # whole records through tf.data (shards not local): crop from the record bytes
             ds = ops.read_records(builder, split, shuffle_files=shuffle, seed=seed)
             decode = ops.record_decoder(builder)
@@ -170,7 +183,7 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
             return image, y, w
 
         ds = ops.with_seeds(ds, seed).map(crop, num_parallel_calls=ops.AUTOTUNE)
-        if shuffle and index is None:  # crops are small: shuffle them, not the patches
+        if shuffle:  # crops are small: shuffle them, not the patches
             ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 
     ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=ops.AUTOTUNE)

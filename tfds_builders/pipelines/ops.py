@@ -214,6 +214,17 @@ def check_crop_size(crop_size, smallest: int, largest: int, what: str = "the ima
 
 # ------------------------------------------------------------------ augmentations
 
+#: the range of the random gamma (one per image, uniform)
+GAMMA_RANGE = (0.8, 1.25)
+
+
+def random_symmetry(seed: tf.Tensor) -> tf.Tensor:
+    """One of the eight symmetries of the square, uniformly: int32 ``s`` in 0..7 meaning
+    ``s % 4`` counter-clockwise quarter turns, then a left-right flip when ``s >= 4``
+    (:func:`records.symmetric_view` applies it in a crop's copy)."""
+    return tf.random.stateless_uniform([], seed=seed, minval=0, maxval=8, dtype=tf.int32)
+
+
 def random_rot_flip(tensors: Sequence[tf.Tensor], seed: tf.Tensor) -> list[tf.Tensor]:
     """The same random 90-degree rotation and horizontal flip on every tensor (H, W, ...).
 
@@ -234,7 +245,7 @@ def random_rot_flip(tensors: Sequence[tf.Tensor], seed: tf.Tensor) -> list[tf.Te
 
 
 def random_gamma(image: tf.Tensor, seed: tf.Tensor, scale: float = 1.0,
-                 gamma_range: tuple[float, float] = (0.8, 1.25)) -> tf.Tensor:
+                 gamma_range: tuple[float, float] = GAMMA_RANGE) -> tf.Tensor:
     """``(image * scale) ** gamma / scale`` with one random gamma per image (values >= 0)."""
     g = tf.random.stateless_uniform([], seed=seed, minval=gamma_range[0], maxval=gamma_range[1])
     v = tf.maximum(image * scale, 0.0)

@@ -268,15 +268,45 @@ class RecordReader(_Shards):
         return ds.unbatch()
 
 
+#: the eight symmetries of the square, numbered as :func:`ops.random_rot_flip` draws
+#: them: ``s % 4`` counter-clockwise quarter turns (``np.rot90``, ``tf.image.rot90``),
+#: then a left-right flip when ``s >= 4``
+SYMMETRIES = 8
+
+
+def symmetric_view(array: np.ndarray, s: int) -> np.ndarray:
+    """A view of ``array`` (H, W, ...) under symmetry ``s`` (0..7): no copy, a different
+    read order of the same memory."""
+    view = np.rot90(array, int(s) % 4, axes=(0, 1))
+    return view[:, ::-1] if s >= 4 else view
+
+
+class _Scratch(threading.local):
+    """Per-thread buffers of :meth:`CropReader.read_batch` (reader threads run at once)."""
+
+    index = noise = None
+
+
 class CropReader(_Shards):
     """Square crops of raw (H, W[, C]) tensors read from memory-mapped shards.
 
     ``layout`` is :func:`ops.raw_layout`'s ``{name: (header, offset, shape, dtype)}``;
     ``affine`` optionally maps a name to ``(scale, offset)`` per band: that tensor then
     comes back as float32 ``value * scale + offset`` (the cast and the normalisation
-    in the copy). Each record's data CRC is checked before its crop is copied. With
+    in the copy; ``None`` instead of the pair: float32 values, no multiply-add). Each
+    record's data CRC is checked before its crop is copied. With
     :attr:`release_pages` the pages a crop touched are handed back after the copy (the
     page cache keeps them).
+
+    Augmentation in the same copy (:meth:`read_batch`'s ``symmetry``, ``gamma`` and
+    ``noise_seed``): a symmetry of the square is a different read order of the window
+    (``np.rot90`` / flipped views, copied as any crop is); ``gamma`` maps the stored
+    values ``v`` of the names in ``gamma_scale`` to ``max(v * scale, 0) ** g / scale``
+    before the affine, through a table of every 16-bit value (one lookup a value
+    instead of a ``pow``); ``noise`` maps a name of ``affine`` to a per-band standard
+    deviation in output units: Gaussian noise added after the affine, as windows at
+    random offsets of one pool of standard normal values drawn once (from
+    ``noise_pool_seed``): one add a value instead of drawing it (:meth:`_add_noise`).
     """
 
     #: hand a crop's pages back after copying it (keeps the resident set flat; costs
@@ -284,7 +314,10 @@ class CropReader(_Shards):
     release_pages = False
 
     def __init__(self, index: RecordIndex, layout: Mapping, names: Sequence[str], crop_size: int,
-                 affine: Mapping[str, tuple] | None = None):
+                 affine: Mapping[str, tuple | None] | None = None,
+                 gamma_scale: Mapping[str, float] | None = None,
+                 noise: Mapping[str, Sequence[float]] | None = None,
+                 noise_pool_seed: int | None = None):
         super().__init__(index)
         self.crop_size = crop_size
         self.names = list(names)
@@ -292,10 +325,34 @@ class CropReader(_Shards):
         self._row_bytes = [int(np.prod(shape[1:], dtype=np.int64)) * dtype.size
                            for _, _, shape, dtype in self._entries]
         self._affine = {}
-        for name, (scale, offset) in (affine or {}).items():
+        for name, pair in (affine or {}).items():
+            if pair is None:
+                self._affine[name] = None
+                continue
+            scale, offset = pair
             # tiled to a whole crop row: the multiply-add then runs over long vectors
             self._affine[name] = (np.tile(np.asarray(scale, np.float32), crop_size),
                                   np.tile(np.asarray(offset, np.float32), crop_size))
+        self._gamma = {}
+        for name, scale in (gamma_scale or {}).items():
+            dtype = layout[name][3].as_numpy_dtype
+            if name not in self._affine or np.dtype(dtype).itemsize != 2 or np.dtype(dtype).kind not in "iu":
+                raise ValueError(f"gamma by table needs a 16-bit integer tensor read as float32, not {name!r}")
+            # log(v * scale) of every 16-bit pattern read as this dtype (negatives: -inf,
+            # so that max(v * scale, 0) ** g is 0 there); a gamma's table is then one exp
+            # (bit patterns 0..32767 of int16 and 0..65535 of uint16 are the values >= 0)
+            nonneg = 1 << (15 if np.dtype(dtype).kind == "i" else 16)
+            values = np.arange(nonneg, dtype=np.float32) * np.float32(scale)
+            with np.errstate(divide="ignore"):
+                self._gamma[name] = (np.log(values), np.float32(scale))
+        self._noise = {}
+        for name, std in (noise or {}).items():
+            if name not in self._affine:
+                raise ValueError(f"noise is added to float32 tensors only, not {name!r}")
+            self._noise[name] = np.asarray(std, np.float32)
+        self._noise_seed = noise_pool_seed
+        self._pools: dict[str, np.ndarray] = {}
+        self._scratch = _Scratch()
 
     def output_signature(self, batched: bool = False) -> list[tuple[tf.DType, tuple]]:
         out = []
@@ -305,31 +362,121 @@ class CropReader(_Shards):
             out.append((dt, lead + (self.crop_size, self.crop_size) + tuple(shape[2:])))
         return out
 
-    def read_batch(self, positions, rows, cols) -> list[np.ndarray]:
+    #: bytes of output a copy pass handles before the passes that follow it
+    _block_bytes = 192 << 10
+
+    #: standard normal values in a noise pool (64 MiB of float32)
+    noise_pool_size = 1 << 24
+
+    def _pool(self, name: str, per_crop: int) -> np.ndarray:
+        """The noise pool of ``name``: :attr:`noise_pool_size` standard normal float32
+        values drawn once (from ``noise_pool_seed``), each already times its band's
+        standard deviation (value ``j`` is band ``j % C``)."""
+        pool = self._pools.get(name)
+        if pool is None:
+            with self._lock:
+                pool = self._pools.get(name)
+                if pool is None:
+                    size = max(self.noise_pool_size, 2 * per_crop)
+                    rng = np.random.Generator(np.random.SFC64(self._noise_seed))
+                    pool = rng.standard_normal(size, dtype=np.float32)
+                    std = self._noise[name]
+                    bands = std.size if std.ndim else 1
+                    pool = pool[:size - size % bands].reshape(-1, bands)
+                    pool *= std.reshape(1, -1) if std.ndim else std
+                    self._pools[name] = pool = pool.reshape(-1)
+        return pool
+
+    def _noise_window(self, name: str, size: int, rng: np.random.Generator) -> tuple[bool, np.ndarray]:
+        """``(sign, values)``: the Gaussian noise of one crop of ``size`` values, the window
+        of the noise pool at a random offset (a multiple of the band count, so each value
+        keeps its band's std), added (``sign``) or subtracted. Within a crop the values
+        are independent ``N(0, std**2)``; crops whose windows overlap share values, at
+        other pixels."""
+        std = self._noise[name]
+        bands = std.size if std.ndim else 1
+        pool = self._pool(name, size)
+        start = int(rng.integers(0, (pool.size - size) // bands + 1)) * bands
+        return bool(rng.integers(0, 2)), pool[start:start + size]
+
+    def _buffer(self, attr: str, size: int, dtype) -> np.ndarray:
+        buf = getattr(self._scratch, attr)
+        if buf is None or buf.size < size or buf.dtype != dtype:
+            buf = np.empty(size, dtype)
+            setattr(self._scratch, attr, buf)
+        return buf[:size]
+
+    def gamma_table(self, name: str, g: float) -> np.ndarray:
+        """float32 ``max(v * scale, 0) ** g / scale`` for every 16-bit value ``v``, indexed
+        by the value's bit pattern (``values.view(np.uint16)``)."""
+        log, scale = self._gamma[name]
+        table = np.zeros(1 << 16, np.float32)
+        values = table[:log.size]
+        np.multiply(log, np.float32(g), out=values)
+        np.exp(values, out=values)
+        values /= scale
+        return table
+
+    def read_batch(self, positions, rows, cols, symmetry=None, gamma=None, noise_seed=None
+                   ) -> list[np.ndarray]:
         """Crops of the records at ``positions`` of the index, stacked:
-        ``[(B, crop, crop[, C]) per name]``."""
+        ``[(B, crop, crop[, C]) per name]``.
+
+        Optional augmentation, per crop: ``symmetry`` (0..7, :func:`symmetric_view`) on
+        every name, ``gamma`` (> 0) on the names of ``gamma_scale``; per batch:
+        ``noise_seed`` (two integers) seeds the Gaussian noise of the names of
+        ``noise`` (the same seed, the same noise)."""
         n = len(positions)
         cs = self.crop_size
         outs = []
         for name, (_, _, shape, dtype) in zip(self.names, self._entries):
             dt = np.float32 if name in self._affine else dtype.as_numpy_dtype
             outs.append(np.empty((n, cs, cs) + tuple(shape[2:]), dt))
+        rng = None
+        if self._noise and noise_seed is not None:
+            key = [int(v) & 0xFFFFFFFFFFFFFFFF for v in np.ravel(noise_seed)]
+            rng = np.random.Generator(np.random.SFC64(np.random.SeedSequence(key)))
         for k in range(n):
             m, offset, _ = self.checked(int(positions[k]))
             row, col = int(rows[k]), int(cols[k])
+            s = int(symmetry[k]) if symmetry is not None else 0
             lo, hi = None, 0
             for out, name, (_, data_offset, shape, dtype), row_bytes in zip(
                     outs, self.names, self._entries, self._row_bytes):
                 start = offset + data_offset
                 full = np.ndarray(shape, dtype.as_numpy_dtype, buffer=m, offset=start)
                 window = full[row:row + cs, col:col + cs]
+                if s:
+                    window = symmetric_view(window, s)
                 target = out[k]
-                target[...] = window  # the one copy (and cast) out of the shard
-                if name in self._affine:
-                    scale, shift = self._affine[name]
-                    flat = target.reshape(cs, -1)
-                    flat *= scale
-                    flat += shift
+                table = (self.gamma_table(name, gamma[k])
+                         if gamma is not None and name in self._gamma else None)
+                affine = self._affine.get(name)
+                noise = self._noise_window(name, target.size, rng) if rng is not None and name in self._noise else None
+                # a block of rows at a time, so that each pass after the copy finds it in
+                # the cache (a crop of 13 float32 bands is 3.4 MB; a block about 200 KB)
+                step = max(1, self._block_bytes // max(1, target[0].nbytes))
+                for r0 in range(0, cs, step):
+                    part = target[r0:r0 + step]
+                    if table is not None:
+                        # the copy out of the shard is the index into the gamma's table
+                        index = self._buffer("index", part.size, np.intp).reshape(part.shape)
+                        np.copyto(index, window[r0:r0 + step].view(np.uint16), casting="unsafe")
+                        np.take(table, index, out=part, mode="wrap")
+                        del index
+                    else:
+                        part[...] = window[r0:r0 + step]  # the one copy (and cast) out of the shard
+                    if affine is not None or noise is not None:
+                        flat = part.reshape(len(part), -1)
+                        if affine is not None:
+                            flat *= affine[0]
+                            flat += affine[1]
+                        if noise is not None:
+                            sign, values = noise
+                            values = values[r0 * flat.shape[1]:(r0 + len(part)) * flat.shape[1]]
+                            (np.add if sign else np.subtract)(flat, values.reshape(flat.shape), out=flat)
+                        del flat
+                    del part
                 del full, window
                 first, last = start + row * row_bytes, start + (row + cs) * row_bytes
                 lo = first if lo is None else min(lo, first)
@@ -339,17 +486,24 @@ class CropReader(_Shards):
                 m.madvise(mmap.MADV_DONTNEED, lo, min(hi, len(m)) - lo)
         return outs
 
-    def read(self, position, row, col) -> list[np.ndarray]:
+    def read(self, position, row, col, *augment) -> list[np.ndarray]:
         """The crops at ``(row, col)`` of the record at ``position`` of the index."""
-        return [out[0] for out in self.read_batch([position], [row], [col])]
+        if augment:  # per-crop symmetry and gamma as 1-vectors, the noise seed as it is
+            augment = ([augment[0]], [augment[1]], augment[2])
+        return [out[0] for out in self.read_batch([position], [row], [col], *augment)]
 
-    def __call__(self, position, row, col, batched: bool = False) -> list[tf.Tensor]:
+    def __call__(self, position, row, col, batched: bool = False, symmetry=None, gamma=None,
+                 noise_seed=None) -> list[tf.Tensor]:
         """Graph-mode crops (a ``tf.numpy_function``) with static shapes; ``batched``:
-        the arguments are vectors and the crops come stacked (one call per batch)."""
+        the arguments are vectors and the crops come stacked (one call per batch).
+        ``symmetry`` (int32), ``gamma`` (float32) and ``noise_seed`` (int64 ``(2,)``)
+        augment in the same call (:meth:`read_batch`): give all three or none."""
         signature = self.output_signature(batched)
         fn = self.read_batch if batched else self.read
-        tensors = tf.numpy_function(fn, [position, row, col], [dt for dt, _ in signature],
-                                    stateful=False)
+        args = [position, row, col]
+        if symmetry is not None:
+            args += [symmetry, gamma, noise_seed]
+        tensors = tf.numpy_function(fn, args, [dt for dt, _ in signature], stateful=False)
         return [tf.ensure_shape(t, shape) for t, (_, shape) in zip(tensors, signature)]
 
 
