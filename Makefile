@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/eo-tfds demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup tests
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

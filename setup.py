@@ -34,7 +34,7 @@ setup(
         # apache-beam for Beam generation; the `tfds` command of tensorflow-datasets 4.9.10
         # imports both apache_beam and mlcroissant at start without declaring them
         "beam": ["apache-beam", "mlcroissant"],
-        "test": ["pytest"],
+        "test": ["pytest", "pytest-xdist"],
     },
     entry_points={"console_scripts": ["eo-tfds=conversion.cli:main"]},
 )

@@ -20,6 +20,17 @@ MATRIX_SPECS = {
     "cpazmal/scenario4": "cpazmal",
 }
 FORMATS = ("tfrecord", "array_record")
+#: test files that share the session's matrix builds run on one xdist worker
+MATRIX_FILES = ("test_split_matrix.py", "test_cli_matrix.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under ``pytest -n N --dist loadgroup`` (make test): one group per test file, so a
+    module's fixtures (its builds) are made once, on one worker; the two matrix files
+    share a group, so the session's matrix builds are made once too."""
+    for item in items:
+        name = item.path.name
+        item.add_marker(pytest.mark.xdist_group("matrix" if name in MATRIX_FILES else name))
 
 
 def cli(*argv) -> tuple[int, str, str]:
