@@ -237,17 +237,13 @@ def describe(builder) -> str:
 
 
 def read_examples(builder, split: str) -> list[dict]:
-    """The decoded examples (numpy) of a split string such as ``"train[2:6]"``, in order.
-
-    ArrayRecord builds are read by random access (``builder.as_data_source``), TFRecord
-    builds through ``builder.as_dataset``: each build in the format it was written in.
-    """
+    """The decoded examples (numpy) of a split string such as ``"train[2:6]"``, in order,
+    through the pipelines' one checked read path (either file format)."""
     import tensorflow_datasets as tfds
 
-    if builder.info.file_format == tfds.core.file_adapters.FileFormat.ARRAY_RECORD:
-        source = builder.as_data_source(split=split)
-        return [source[i] for i in range(len(source))]
-    return list(tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False)))
+    from tfds_builders.pipelines import ops
+
+    return list(tfds.as_numpy(ops.read_examples(builder, split)))
 
 
 def preview(builder, png: str, split: str | None = None, index: int = 0, count: int = 4) -> Path:
