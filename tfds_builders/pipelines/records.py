@@ -274,6 +274,22 @@ class RecordReader(_Shards):
 SYMMETRIES = 8
 
 
+TENSOR_ALIGNMENT = 64  # TF's EIGEN_MAX_ALIGN_BYTES
+
+
+def aligned_empty(shape, dtype) -> np.ndarray:
+    """``np.empty`` whose data starts on a 64-byte boundary: a ``tf.numpy_function``
+    returning it hands its buffer to the tensor as it is, while an unaligned array
+    (numpy's large blocks start 16 bytes into a page) is copied once more by TensorFlow,
+    single-threaded, into fresh memory: measured, that copy cost two thirds of the
+    cloudsen12 reading rate."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + TENSOR_ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % TENSOR_ALIGNMENT
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
 def symmetric_view(array: np.ndarray, s: int) -> np.ndarray:
     """A view of ``array`` (H, W, ...) under symmetry ``s`` (0..7): no copy, a different
     read order of the same memory."""
@@ -431,7 +447,7 @@ class CropReader(_Shards):
         outs = []
         for name, (_, _, shape, dtype) in zip(self.names, self._entries):
             dt = np.float32 if name in self._affine else dtype.as_numpy_dtype
-            outs.append(np.empty((n, cs, cs) + tuple(shape[2:]), dt))
+            outs.append(aligned_empty((n, cs, cs) + tuple(shape[2:]), dt))
         rng = None
         if self._noise and noise_seed is not None:
             key = [int(v) & 0xFFFFFFFFFFFFFFFF for v in np.ravel(noise_seed)]
