@@ -44,7 +44,7 @@ BATCH = 16
 
 def write_source(root: Path, n_train: int, seed: int = 0) -> None:
     """A large l1c-only split (13 int16 layers + labels) and tiny val/test, on disk."""
-    from parsers import cloudsen12 as src
+    from parsers import cloudsen12_hq as src
 
     rng = np.random.default_rng(seed)
     for folder, n in (("train", n_train), ("val", 1), ("test", 1)):
@@ -92,7 +92,7 @@ def child_build_ours(manual: str, data: str) -> dict:
 def child_build_plain(manual: str, out: str) -> dict:
     import tensorflow as tf
 
-    from parsers import cloudsen12 as src
+    from parsers import cloudsen12_hq as src
 
     folder = Path(manual) / "train"
     names = list(src.CONFIGS["l1c"].layers) + ["LABEL_manual_hq"]
@@ -150,7 +150,7 @@ def _rate(ds, per_element) -> float:
 def read_figures(data: str, plain_file: str, manual: str) -> dict:
     import tensorflow as tf
 
-    from parsers import cloudsen12 as src
+    from parsers import cloudsen12_hq as src
     from tfds_builders import pipelines
     from tfds_builders.pipelines import records
 

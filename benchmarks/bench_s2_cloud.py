@@ -20,7 +20,7 @@ import numpy as np
 
 def write_publisher_files(root: Path, n: int, seed: int = 0) -> None:
     """Publisher-layout TFRecords (train and val files of 250 records each)."""
-    from parsers import s2_cloud
+    from parsers import s2_cloud_timeseries as s2_cloud
 
     rng = np.random.default_rng(seed)
     per_file = 250

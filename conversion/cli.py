@@ -18,11 +18,11 @@ from pathlib import Path
 
 #: dataset name -> the parser module that reads it and writes its samples
 PARSERS = {
-    "cloudsen12_hq": "parsers.cloudsen12",
-    "s2_cloud_timeseries": "parsers.s2_cloud",
+    "cloudsen12_hq": "parsers.cloudsen12_hq",
+    "s2_cloud_timeseries": "parsers.s2_cloud_timeseries",
     "cpazmal": "parsers.cpazmal",
-    "gedi_agbd": "parsers.gedi",
-    "glacier_interp": "parsers.glacier",
+    "gedi_agbd": "parsers.gedi_agbd",
+    "glacier_interp": "parsers.glacier_interp",
 }
 
 
@@ -169,7 +169,7 @@ def cmd_build(args) -> int:
 # ---------------------------------------------------------------------- extract
 
 def cmd_extract(args) -> int:
-    from parsers import s2_cloud
+    from parsers import s2_cloud_timeseries as s2_cloud
     from parsers.errors import SourceDataError
 
     src = Path(args.input)
@@ -194,7 +194,7 @@ def cmd_extract(args) -> int:
 # -------------------------------------------------------------------- fuse-hdf5
 
 def cmd_fuse(args) -> int:
-    from parsers import gedi
+    from parsers import gedi_agbd as gedi
 
     if args.per_split:
         for split, out in gedi.fuse_hdf5_per_split(args.input, args.output, progress=True).items():

@@ -14,7 +14,7 @@ import tensorflow_datasets as tfds
 
 import tfds_builders  # noqa: F401
 from conversion import checks
-from parsers import cloudsen12, s2_cloud
+from parsers import cloudsen12_hq as cloudsen12, s2_cloud_timeseries as s2_cloud
 from tests.test_cli import changed_source, run
 from tfds_builders import pipelines
 

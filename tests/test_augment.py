@@ -12,7 +12,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 import tfds_builders  # noqa: F401
-from parsers import cloudsen12 as src
+from parsers import cloudsen12_hq as src
 from tfds_builders import pipelines
 
 BOX = 509  # the valid box [1, 510) of a 512 patch

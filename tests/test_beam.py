@@ -23,7 +23,7 @@ import tensorflow_datasets as tfds  # noqa: E402
 
 import tfds_builders  # noqa: E402,F401
 from conversion import checks  # noqa: E402
-from parsers import cloudsen12, cpazmal, gedi, glacier, s2_cloud  # noqa: E402
+from parsers import cloudsen12_hq as cloudsen12, cpazmal, gedi_agbd as gedi, glacier_interp as glacier, s2_cloud_timeseries as s2_cloud  # noqa: E402
 from tests.test_cli import _assert_clean_error, run  # noqa: E402
 from tfds_builders import core  # noqa: E402
 from tfds_builders.s2_cloud_timeseries import s2_cloud_timeseries_dataset_builder as s2_builder  # noqa: E402

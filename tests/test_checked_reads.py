@@ -15,7 +15,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import tfds_builders  # noqa: F401
-from parsers import cloudsen12, gedi, s2_cloud
+from parsers import cloudsen12_hq as cloudsen12, gedi_agbd as gedi, s2_cloud_timeseries as s2_cloud
 from tfds_builders import pipelines
 from tfds_builders.pipelines import ops
 

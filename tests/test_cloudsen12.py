@@ -10,7 +10,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 import tfds_builders  # noqa: F401
-from parsers import cloudsen12 as src
+from parsers import cloudsen12_hq as src
 from parsers.errors import SourceDataError
 from tfds_builders import pipelines
 

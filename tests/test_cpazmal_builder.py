@@ -16,7 +16,7 @@ import tensorflow_datasets as tfds
 from parsers import cpazmal as src
 from parsers.errors import SourceDataError
 from tfds_builders.cpazmal import CONFIGS, SCENARIO1, Cpazmal, CpazmalConfig
-from tfds_builders.pipelines.cpazmal import cpazmal, cpazmal_group_split
+from tfds_builders.cpazmal.pipeline import cpazmal, cpazmal_group_split
 
 os.environ.setdefault("EO_TFDS_PROGRESS", "0")
 

@@ -19,10 +19,10 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import tfds_builders.gedi_agbd  # noqa: F401  (registers gedi_agbd)
-from parsers import gedi
+from parsers import gedi_agbd as gedi
 from parsers.errors import SourceDataError
 from tfds_builders.gedi_agbd import gedi_agbd_dataset_builder as builder_mod
-from tfds_builders.pipelines.gedi import gedi_agbd as pipeline
+from tfds_builders.gedi_agbd.pipeline import gedi_agbd as pipeline
 
 from tests.test_gedi_parser import expected_example, load_raw
 

@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 import pytest
 
-from parsers import gedi
+from parsers import gedi_agbd as gedi
 from parsers.errors import SourceDataError
 
 SPEC_FEATURES = {

@@ -13,11 +13,11 @@ import rasterio
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from parsers import glacier
+from parsers import glacier_interp as glacier
 from parsers.errors import SourceDataError
 from tfds_builders.glacier_interp import GlacierInterp  # registers the builder
 from tfds_builders.preview import preview_png
-from tfds_builders.pipelines.glacier import glacier_interp
+from tfds_builders.glacier_interp.pipeline import glacier_interp
 from tests.test_glacier_parser import img2patch_origins, publisher_bounds, reference_normalize
 
 # Both splits; small scenes and every large-scene shape (tall, wide, both; one in validation).

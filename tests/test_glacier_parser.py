@@ -13,7 +13,7 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 
-from parsers import glacier
+from parsers import glacier_interp as glacier
 from parsers.errors import SourceDataError
 
 # Small scenes of both splits and all three large-scene shapes (tall, wide, both).

@@ -13,7 +13,7 @@ from PIL import Image
 
 import tfds_builders  # noqa: F401
 from conversion import cli
-from parsers import cloudsen12, cpazmal, gedi, glacier, s2_cloud
+from parsers import cloudsen12_hq as cloudsen12, cpazmal, gedi_agbd as gedi, glacier_interp as glacier, s2_cloud_timeseries as s2_cloud
 from tests.test_cli import _assert_clean_error, run
 from tfds_builders import preview as pv
 from tfds_builders.cloudsen12_hq import preview as cloudsen12_preview

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from parsers import cloudsen12
+from parsers import cloudsen12_hq as cloudsen12
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -11,9 +11,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from parsers import s2_cloud
+from parsers import s2_cloud_timeseries as s2_cloud
 from parsers.errors import SourceDataError
-from tfds_builders.pipelines.s2_cloud import covering_crop_origin, s2_cloud_timeseries
+from tfds_builders.s2_cloud_timeseries.pipeline import covering_crop_origin, s2_cloud_timeseries
 from tfds_builders.s2_cloud_timeseries import S2CloudTimeseries
 from tfds_builders.s2_cloud_timeseries.s2_cloud_timeseries_dataset_builder import group_files
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from parsers import s2_cloud
+from parsers import s2_cloud_timeseries as s2_cloud
 from parsers.errors import SourceDataError
 
 FEATURES = {"tile": None, "localid": np.int64, "image": np.uint16, "labels": np.int64,

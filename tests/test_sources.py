@@ -3,7 +3,7 @@ by ``eo-tfds verify --manual-dir``; mismatches and corrupt shards named as a use
 
 GEDI's HDF5 files are LZF-compressed, and LZF has no checksum: a damaged chunk builds
 without an error and gives other values. These tests damage real files written by
-``parsers.gedi.write_samples`` and run the command line in process (``cli.main``).
+``parsers.gedi_agbd.write_samples`` and run the command line in process (``cli.main``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import tensorflow_datasets as tfds
 
 import tfds_builders  # noqa: F401
 from conversion import cli
-from parsers import gedi
+from parsers import gedi_agbd as gedi
 
 NAME = "gedi_agbd"
 SENTINEL2 = f"{gedi.GROUP}/{gedi.DATASET_NAMES['sentinel2']}"

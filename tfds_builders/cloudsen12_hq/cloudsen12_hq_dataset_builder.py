@@ -8,7 +8,7 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from parsers import cloudsen12 as src
+from parsers import cloudsen12_hq as src
 from tfds_builders import core
 
 

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import tensorflow_datasets as tfds
 
-from parsers import gedi as src
+from parsers import gedi_agbd as src
 from parsers.errors import SourceDataError
 from tfds_builders import core
 

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from parsers import glacier as src
+from parsers import glacier_interp as src
 from parsers.errors import SourceDataError
 from tfds_builders import core
 

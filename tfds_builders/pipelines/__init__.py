@@ -6,11 +6,8 @@ augmentations, normalisation, the Keras adapter) are in :mod:`.ops` and re-expor
 here for users' own pipelines.
 """
 
-from tfds_builders.pipelines.cloudsen12 import cloudsen12_hq
-from tfds_builders.pipelines.cpazmal import cpazmal, cpazmal_group_split
-from tfds_builders.pipelines.gedi import gedi_agbd
-from tfds_builders.pipelines.glacier import glacier_interp
-from tfds_builders.pipelines.s2_cloud import covering_crop_origin, s2_cloud_timeseries
+import importlib
+
 from tfds_builders.pipelines.ops import (
     AUTOTUNE,
     band_stats,
@@ -30,6 +27,31 @@ from tfds_builders.pipelines.ops import (
     to_keras,
     with_seeds,
 )
+
+#: public names of the datasets' pipeline modules re-exported here besides each
+#: dataset's own pipeline function (``DATASETS[name].pipeline``)
+_EXTRA = {
+    "cpazmal_group_split": "cpazmal",
+    "covering_crop_origin": "s2_cloud_timeseries",
+}
+
+
+def __getattr__(name: str):
+    """Every dataset's pipeline, ``pipelines.<dataset>(...)``, loaded on first use from
+    ``tfds_builders.<dataset>.pipeline`` (the dataset packages import the shared ops
+    from here, so the re-export is lazy: no import circle)."""
+    from tfds_builders import DATASETS
+
+    if name in DATASETS:
+        return DATASETS[name].pipeline
+    if name in _EXTRA:
+        return getattr(importlib.import_module(f"tfds_builders.{_EXTRA[name]}.pipeline"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "cloudsen12_hq", "s2_cloud_timeseries", "gedi_agbd", "glacier_interp", "covering_crop_origin",

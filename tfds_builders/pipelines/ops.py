@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -57,6 +58,47 @@ def is_training(split: str, training: Sequence[str] = ("train",)) -> bool:
     """True when every part of the split string reads a training split (the pipelines'
     defaults: shuffle and augment there only)."""
     return all(name in training for name in split_names(split))
+
+
+class Source(NamedTuple):
+    """What every pipeline settles before it reads (:func:`source`): the prepared builder,
+    the split string, whether it trains, and the resolved ``mode``, ``augment`` and
+    ``shuffle``."""
+
+    builder: tfds.core.DatasetBuilder
+    split: str
+    training: bool
+    mode: str | None
+    augment: bool
+    shuffle: bool
+
+    @property
+    def metadata(self) -> dict:
+        return self.builder.info.metadata or {}
+
+
+def source(name: str, split: str, data_dir=None, *, mode: str | None = None,
+           modes: Sequence[str] = (), default_mode: tuple[str, str] | None = None,
+           augment: bool | None = False, augment_default: bool = False,
+           shuffle: bool | None = None, training_splits: Sequence[str] = ("train",)) -> Source:
+    """The one preamble of the pipelines: the split's training status (every part of a
+    merge must be a training split), ``mode`` checked against ``modes`` (``None`` ->
+    ``default_mode``'s (training, otherwise) choice), ``augment`` (``None`` ->
+    ``augment_default`` on training splits; True elsewhere is an error: no augmentation
+    on evaluation data), ``shuffle`` (``None`` -> training), and the prepared builder
+    ``name`` in ``data_dir`` (:func:`load_builder`)."""
+    training = is_training(split, training_splits)
+    if mode is None and default_mode is not None:
+        mode = default_mode[0] if training else default_mode[1]
+    if modes and mode not in modes:
+        raise ValueError(f"mode must be one of {tuple(modes)}, not {mode!r}")
+    if augment is None:
+        augment = augment_default and training
+    if augment and not training:
+        raise ValueError(f"augment=True is for the train split only, not {split!r}")
+    if shuffle is None:
+        shuffle = training
+    return Source(load_builder(name, data_dir), split, training, mode, bool(augment), bool(shuffle))
 
 
 def record_decoder(builder: tfds.core.DatasetBuilder):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from parsers import s2_cloud as src
+from parsers import s2_cloud_timeseries as src
 from tfds_builders import preview as pv
 
 #: clear, opaque_cloud, thin_cloud, haze, cloud_shadow, snow

@@ -9,7 +9,7 @@ import pathlib
 import numpy as np
 import tensorflow_datasets as tfds
 
-from parsers import s2_cloud as src
+from parsers import s2_cloud_timeseries as src
 from parsers.errors import SourceDataError
 from tfds_builders import core, locking
 
@@ -28,7 +28,7 @@ class S2CloudTimeseries(core.EoBuilder):
     (bands B2 B3 B4 B8, the stored digital numbers bit for bit), ``labels`` ``(T,)``
     ClassLabel of the centre 6 x 6 pixels (``info.metadata["label_box"]``) per timestamp,
     ``dates`` int64 ``(T,)`` raw (day numbers from 0001-01-01 or YYYYMMDD; decode with
-    ``parsers.s2_cloud.decode_dates``), ``weights`` float32 ``(T,)`` (reserved by the
+    ``parsers.s2_cloud_timeseries.decode_dates``), ``weights`` float32 ``(T,)`` (reserved by the
     publisher), ``tile`` and ``localid``. Series longer than 100 timestamps were cut by
     the publisher into several records sharing tile and localid.
     """
@@ -84,7 +84,7 @@ files the `validation` split.
                     "ordinal": "day number from 0001-01-01 (Python date.toordinal; "
                                "2020-01-01 = 737425): any value outside 19000000..21000000",
                     "yyyymmdd": "values in 19000000..21000000 are YYYYMMDD",
-                    "decoder": "parsers.s2_cloud.decode_dates",
+                    "decoder": "parsers.s2_cloud_timeseries.decode_dates",
                 },
                 band_stats_note="over all pixels of all timestamps of the train split; "
                                 "std is the population std",

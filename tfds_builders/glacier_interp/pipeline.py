@@ -24,7 +24,7 @@ def scene_normalize(x: tf.Tensor, norm_min: tf.Tensor, norm_max: tf.Tensor) -> t
     """float32 ``clip((x - min) / (max - min + 1e-6), 0, 1)`` per channel, NaN -> 0.
 
     The publisher's normalisation (FORMATS.md) in float32, bit-identical to
-    :func:`parsers.glacier.normalize` (``max - min`` first, then ``+ 1e-6``).
+    :func:`parsers.glacier_interp.normalize` (``max - min`` first, then ``+ 1e-6``).
     """
     norm_min = tf.cast(norm_min, tf.float32)
     span = (tf.cast(norm_max, tf.float32) - norm_min) + tf.constant(1e-6, tf.float32)
