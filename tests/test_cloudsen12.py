@@ -342,17 +342,17 @@ def test_crops_from_record_bytes_and_fallback(data_dir, samples):
 
 def _shifted(record: bytes) -> bytes:
     """The same example with one more map entry in front: valid, other offsets."""
-    from tfds_builders import core
+    from tfds_builders import encoding
 
     pos = 1
     while record[pos] & 0x80:
         pos += 1
     entries = record[pos + 1:]
-    bytes_list = core._len_prefixed(1, 1) + b"x"
-    feature = core._len_prefixed(1, len(bytes_list)) + bytes_list
-    body = core._len_prefixed(1, 5) + b"extra" + core._len_prefixed(2, len(feature)) + feature
-    extra = core._len_prefixed(1, len(body)) + body
-    return core._len_prefixed(1, len(extra) + len(entries)) + extra + entries
+    bytes_list = encoding._len_prefixed(1, 1) + b"x"
+    feature = encoding._len_prefixed(1, len(bytes_list)) + bytes_list
+    body = encoding._len_prefixed(1, 5) + b"extra" + encoding._len_prefixed(2, len(feature)) + feature
+    extra = encoding._len_prefixed(1, len(body)) + body
+    return encoding._len_prefixed(1, len(extra) + len(entries)) + extra + entries
 
 
 def test_record_index_points_at_every_record(data_dir):

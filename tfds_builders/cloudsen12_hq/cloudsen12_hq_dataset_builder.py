@@ -102,9 +102,6 @@ LABEL_manual_hq.dat (or manual_hq.dat). Band names may be zero-padded (L1C_B04.d
                            for a, b in core.split_range(n, shards)]
         return plan
 
-    def _expected_examples(self, split):
-        return getattr(self, "_counts", {}).get(split)
-
     def _layer_paths(self, root, split: str) -> list:
         """The split folder's layers this config reads: its bands, then manual_hq."""
         return src.CloudSEN12Split(src.find_split_folder(root, split), self.builder_config.product).paths

@@ -156,9 +156,6 @@ number may occur only once per split, and a duplicate stops the build.
                 plan[split] = [core.shard_fn(_footprints, ())]
         return plan
 
-    def _expected_examples(self, split):
-        return getattr(self, "_counts", {}).get(split)
-
     def _source_files(self, root):
         return [p for paths in src.split_files(os.fspath(root)).values() for p in paths]
 

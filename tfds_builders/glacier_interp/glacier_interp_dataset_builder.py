@@ -242,9 +242,6 @@ accepted too). Scenes 11..13 of each sensor make the validation split, 01..10 tr
                            for a, b in core.split_range(len(ids), shards)]
         return plan
 
-    def _expected_examples(self, split):
-        return getattr(self, "_counts", {}).get(split)
-
     def _source_files(self, root):
         files = []
         for scene_id, _ in src.find_scenes(root):

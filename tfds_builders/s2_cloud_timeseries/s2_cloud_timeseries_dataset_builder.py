@@ -127,9 +127,6 @@ files the `validation` split.
                            for group in group_files(files)]
         return plan
 
-    def _expected_examples(self, split):
-        return getattr(self, "_counts", {}).get(split)
-
     def _source_files(self, root):
         # the archives and extracted files the user gave, never the scratch extraction
         return sorted({source.path for source in src.find_sources(root)})
