@@ -326,9 +326,22 @@ def test_pipeline_center_crop_seed_and_errors(data_dir):
     b = [b[0].numpy() for b in pipeline("train", data_dir=data_dir, crop_size=16, seed=3)]
     assert all(np.array_equal(p, q) for p, q in zip(a, b))
     for kwargs in ({"target": "height"}, {"sources": ("s1",)}, {"crop_size": 40},
-                   {"crop_size": 1}, {"crop_mode": "grid"}, {"normalize": "minmax"}):
+                   {"crop_size": 1}, {"mode": "grid"}, {"normalize": "minmax"}):
         with pytest.raises(ValueError):
             pipeline("train", data_dir=data_dir, **kwargs)
+
+
+def test_pipeline_crop_mode_is_a_deprecated_alias_of_mode(data_dir):
+    kwargs = dict(data_dir=data_dir, target="raster", crop_size=6, normalize=False,
+                  sources=("sentinel2",), seed=5)
+    want = [b[0].numpy() for b in pipeline("train", mode="random", **kwargs)]
+    with pytest.warns(DeprecationWarning, match="crop_mode"):
+        got = [b[0].numpy() for b in pipeline("train", crop_mode="random", **kwargs)]
+    assert len(got) == len(want) and all(np.array_equal(p, q) for p, q in zip(got, want))
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError):
+        pipeline("train", crop_mode="grid", **kwargs)
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError):
+        pipeline("train", mode="center", crop_mode="random", **kwargs)
 
 
 def test_keras_fits_on_the_pipeline_as_it_is(data_dir):

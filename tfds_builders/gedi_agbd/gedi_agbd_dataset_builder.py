@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import os
 
-import h5py
 import numpy as np
 import tensorflow_datasets as tfds
 
 from parsers import gedi_agbd
-from parsers.errors import SourceDataError
 from tfds_builders import core
-
-# Shot numbers read per h5py call in the duplicate check: with chunks of one row, h5py
-# is fastest on small selections (~1 us a row at 64..256; 10x slower at 65536).
-_SHOT_BLOCK = 256
 
 
 def _raster(dtype, channels):
-    return tfds.features.Tensor(shape=(32, 32, channels), dtype=dtype, encoding="bytes")
+    return tfds.features.Tensor(shape=(gedi_agbd.PATCH, gedi_agbd.PATCH, channels), dtype=dtype,
+                                encoding="bytes")
 
 
 class GediAgbd(core.EoBuilder):
@@ -133,7 +128,7 @@ number may occur only once per split, and a duplicate stops the build.
         self._counts = {}
         for split, paths in gedi_agbd.split_files(os.fspath(root)).items():
             counts = [gedi_agbd.inspect_file(p) for p in paths]  # layout errors name file + dataset
-            check_unique_shots(paths, counts)
+            gedi_agbd.check_unique_shots(paths, counts)
             total = sum(counts)
             self._counts[split] = total
             shards = core.choose_num_shards(per_example * total, total)
@@ -151,7 +146,7 @@ number may occur only once per split, and a duplicate stops the build.
 
     def _example_source(self, root, split, key, feature):
         paths = gedi_agbd.split_files(os.fspath(root)).get(split, [])
-        found = find_shot(paths, int(key))
+        found = gedi_agbd.find_shot(paths, int(key))
         if found is None:
             return None
         path, row = found
@@ -194,72 +189,3 @@ def _footprints(items):
     """The ``(key, example)`` pairs of one shard: ``(path, start, stop)`` ranges in order."""
     for path, start, stop in items:
         yield from gedi_agbd.iter_work_item(gedi_agbd.WorkItem(path, start, stop))
-
-
-def _shot_column(path, n: int | None = None) -> np.ndarray:
-    """The shot numbers of one file as int64 (read in small blocks); SourceDataError if
-    the column is not int64 shot numbers or cannot be read."""
-    n = gedi_agbd.inspect_file(path) if n is None else n
-    name = gedi_agbd.DATASET_NAMES["shot_number"]
-    column = np.empty(n, np.int64)
-    try:
-        with h5py.File(path, "r") as f:
-            ds = f[gedi_agbd.GROUP][name]
-            for a in range(0, n, _SHOT_BLOCK):
-                block = np.asarray(ds[a:a + _SHOT_BLOCK]).reshape(-1)
-                if block.dtype.kind not in "iu" or (
-                        block.size and block.dtype.kind == "u"
-                        and int(block.max()) > np.iinfo(np.int64).max):
-                    raise SourceDataError(
-                        path, f"dataset '{gedi_agbd.GROUP}/{name}' holds values that are "
-                              "not int64 shot numbers",
-                        "this is not a GEDI AGBD file of the publisher's layout")
-                column[a:a + block.size] = block
-    except (OSError, ValueError, RuntimeError) as err:
-        raise SourceDataError(path, f"dataset '{gedi_agbd.GROUP}/{name}' cannot be read ({err})",
-                              "the file is damaged; download or rebuild it") from None
-    return column
-
-
-def find_shot(paths, shot: int) -> tuple[str, int] | None:
-    """``(file, row)`` of GEDI shot number ``shot`` among ``paths``, or None."""
-    for path in paths:
-        rows = np.flatnonzero(_shot_column(path) == shot)
-        if rows.size:
-            return os.fspath(path), int(rows[0])
-    return None
-
-
-def check_unique_shots(paths, counts=None) -> None:
-    """Raise SourceDataError if a GEDI shot number occurs twice in ``paths`` (one split).
-
-    Reads only the shot-number column (8 bytes per example), so that shards written in
-    parallel cannot each keep one copy of a duplicated footprint. The error names the
-    second occurrence's file and record and where the first one is.
-    """
-    counts = counts if counts is not None else [gedi_agbd.inspect_file(p) for p in paths]
-    name = gedi_agbd.DATASET_NAMES["shot_number"]
-    columns = [_shot_column(path, n) for path, n in zip(paths, counts)]
-    if not columns:
-        return
-    shots = np.concatenate(columns)
-    order = np.argsort(shots, kind="stable")  # equal shots keep their reading order
-    ranked = shots[order]
-    dup = np.flatnonzero(ranked[1:] == ranked[:-1])
-    if dup.size == 0:
-        return
-    offsets = np.cumsum([0] + list(counts))
-
-    def where(index):
-        f = int(np.searchsorted(offsets, index, side="right")) - 1
-        return paths[f], int(index - offsets[f])
-
-    first_path, first_row = where(order[dup[0]])
-    path, row = where(order[dup[0] + 1])
-    more = f" ({dup.size - 1} more duplicate(s) in this split)" if dup.size > 1 else ""
-    raise SourceDataError(
-        path, f"dataset '{gedi_agbd.GROUP}/{name}', record {row}: duplicate shot number "
-              f"{int(ranked[dup[0]])}, already in {os.path.abspath(first_path)} "
-              f"(record {first_row}){more}",
-        "keep each footprint in one file only (do not put batch files and the fused "
-        "file in the same folder)")
