@@ -192,6 +192,48 @@ def center_crop_origin(box: Sequence[int], crop_size: int) -> tuple[int, int]:
     return r0 + (r1 - r0 - crop_size) // 2, c0 + (c1 - c0 - crop_size) // 2
 
 
+def crop_box_containing(box: Sequence[int], crop_size: int,
+                        shape: Sequence[int]) -> tuple[int, int, int, int]:
+    """The box in which every ``crop_size`` crop of an image of ``shape`` (H, W) holds
+    all of ``box``: :func:`random_crop_origin` in it gives a uniformly random such crop.
+
+    Raises ValueError when ``box`` does not fit in a crop of that size, or the crop in
+    the image.
+    """
+    r0, c0, r1, c1 = box
+    if crop_size < max(r1 - r0, c1 - c0) or crop_size > min(shape[0], shape[1]):
+        raise ValueError(f"crop_size {crop_size} must lie between the box size "
+                         f"{max(r1 - r0, c1 - c0)} and the image size {min(shape[0], shape[1])}")
+    row0, col0 = max(0, r1 - crop_size), max(0, c1 - crop_size)  # smallest origins
+    row1, col1 = min(r0, shape[0] - crop_size), min(c0, shape[1] - crop_size)  # largest
+    return row0, col0, row1 + crop_size, col1 + crop_size
+
+
+def padded_crop_origins(height: tf.Tensor, width: tf.Tensor, crop_size: int, mode: str,
+                        count=None, seed: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+    """Top-left ``(rows, cols)`` int32 vectors of the crops of an image whose size is
+    known only at run time (a crop past its edge is padded by the caller).
+
+    ``"grid"``: the regular grid from (0, 0), row-major; every pixel lies in exactly one
+    crop (the last ones reach past the image). ``"random"``: ``count`` uniform origins
+    (default: as many as grid tiles) drawn with the stateless ``seed``, such that each
+    crop lies inside the image along every axis where it is at least ``crop_size`` long,
+    and starts at 0 along a shorter one.
+    """
+    if mode == "grid":
+        rows = tf.range(0, height, crop_size)
+        cols = tf.range(0, width, crop_size)
+        rr, cc = tf.meshgrid(rows, cols, indexing="ij")
+        return tf.reshape(rr, [-1]), tf.reshape(cc, [-1])
+    if count is None:
+        count = ((height + crop_size - 1) // crop_size) * ((width + crop_size - 1) // crop_size)
+    draws = tf.random.stateless_uniform(tf.stack([count, 2]), seed=seed, minval=0,
+                                        maxval=2**31 - 1, dtype=tf.int32)
+    rows = draws[:, 0] % (tf.maximum(height - crop_size, 0) + 1)
+    cols = draws[:, 1] % (tf.maximum(width - crop_size, 0) + 1)
+    return rows, cols
+
+
 def grid_tiles(box: Sequence[int], crop_size: int, shape: Sequence[int]) -> list[tuple[int, int, tuple[int, int, int, int]]]:
     """Tiles covering ``box`` so that every box pixel is owned by exactly one tile.
 
