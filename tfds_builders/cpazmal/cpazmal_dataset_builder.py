@@ -102,7 +102,7 @@ def _strings():
 
 
 def scenario_features(config: CpazmalConfig) -> tfds.features.FeaturesDict:
-    """The features of a config's scenario (see the SPEC, cpazmal)."""
+    """The features of a config's scenario (see :class:`Cpazmal`)."""
     ws = int(config.window_size)
     common = {
         "label": tfds.features.ClassLabel(names=src.LEARNING_CLASSES),
