@@ -154,8 +154,9 @@ SCENARIO_DEFAULTS: dict[str, dict] = {
 
 
 def params_from(obj: Any) -> dict:
-    """The scenario fields of ``obj`` (a ``ScenarioParams``, a TFDS config with the same
-    fields, or a mapping), as keyword arguments for the scenario functions."""
+    """The scenario fields of ``obj`` (a ``ScenarioParams``, a ``CpazmalConfig``, which
+    reads them from its ``params``, or a mapping), as keyword arguments for the scenario
+    functions."""
     if isinstance(obj, Mapping):
         return {k: obj[k] for k in PARAM_NAMES if k in obj}
     return {k: getattr(obj, k) for k in PARAM_NAMES if hasattr(obj, k)}
