@@ -56,7 +56,7 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
     A subclass implements ``_info`` and ``_shard_iterators_per_split`` (a mapping
     split -> list of zero-argument callables, one per shard, each returning an
     iterator of ``(key, example)``), and may set :attr:`STATS_SPLIT` and implement
-    :meth:`_stats_specs`.
+    :meth:`_stats_specs` and :meth:`_source_metadata`.
     """
 
     #: the split whose per-band statistics go into ``info.metadata``
@@ -81,6 +81,12 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
 
     def _stats_specs(self) -> dict[str, StatsSpec]:
         """``{metadata key: StatsSpec}`` gathered over :attr:`STATS_SPLIT` (none by default)."""
+        return {}
+
+    def _source_metadata(self, root) -> dict:
+        """``info.metadata`` entries that depend on the source files under manual_dir
+        ``root`` (``_info`` cannot know them), set once after the shards are written;
+        none by default."""
         return {}
 
     def download_and_prepare(self, *, download_config=None, **kwargs) -> None:
@@ -164,6 +170,7 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
             for key, acc in merge_stats(shard_results).items():
                 self.info.metadata[key] = acc.as_dict()
         self.info.metadata["source_files"] = digests.result()
+        self.info.metadata.update(self._source_metadata(root))
         self.info.set_splits(splits_lib.SplitDict(split_infos))
 
     #: examples per split when a builder knows them up front (it sets this in

@@ -16,50 +16,35 @@ from tfds_builders import core
 
 @dataclasses.dataclass(eq=False)
 class CpazmalConfig(tfds.core.BuilderConfig):
-    """One scenario with all its parameters, named as the publisher's arguments.
+    """One scenario with all its parameters.
 
-    Field defaults are those of ``scenario1``; start from one of :data:`CONFIGS`
-    (``dataclasses.replace(SCENARIO1, name="s1_w16", window_size=16)``) or use
-    :meth:`for_scenario` so that the other fields take that scenario's defaults.
-    The meaning of each field is that of :class:`parsers.cpazmal.ScenarioParams`
-    (the same names and defaults; a test keeps them equal).
+    ``params`` is a :class:`parsers.cpazmal.ScenarioParams`: every parameter of the
+    scenarios, named as the publisher's arguments (``scenario``, ``window_size``,
+    ``stride``, ``orbit``, ``polarisation``, the dates, ``scale_type``, the window rules,
+    the ``scenario4_geometry`` fields), with its meaning and defaults. Each one is read on
+    the config as well (``config.window_size`` is ``config.params.window_size``) and is
+    taken as a keyword, which changes that parameter and keeps the others:
+    ``dataclasses.replace(SCENARIO1, name="s1_w16", window_size=16)`` is scenario 1 with
+    16 px windows. Start from one of :data:`CONFIGS`, or use :meth:`for_scenario` so that
+    the other parameters take that scenario's defaults; ``CpazmalConfig(name=...)``
+    alone has the defaults of ``scenario1``.
     """
 
-    scenario: str = "scenario1"
-    window_size: int = 32
-    stride: int | None = None
-    orbit: str | None = "ASC"
-    polarisation: str | tuple[str, ...] | None = ("HH", "HV")
-    start_date: str | None = "20200101"
-    end_date: str | None = "20201231"
-    train_start: str | None = None
-    train_end: str | None = None
-    predict_start: str | None = None
-    predict_end: str | None = None
-    target_date: str | None = None
-    source_date: str | None = None
-    scale_type: str = "amplitude"
-    max_mask_value: int = 1
-    max_mask_percentage: float = 10.0
-    min_valid_percentage: float = 50.0
-    skip_optim_offset: bool = True
-    # scenario4_geometry (the later release's scenario 4), the publisher's spelling
-    source_orbit: str | None = None
-    target_orbit: str | None = None
-    source_polarization: str | None = None
-    target_polarization: str | None = None
+    params: src.ScenarioParams = dataclasses.field(default_factory=src.ScenarioParams)
+
+    def __init__(self, *args, params: src.ScenarioParams | None = None, **kwargs):
+        # the parameters by name (what dataclasses.replace passes), over ``params``
+        changes = {k: kwargs.pop(k) for k in src.PARAM_NAMES if k in kwargs}
+        super().__init__(*args, **kwargs)
+        self.params = dataclasses.replace(
+            src.ScenarioParams() if params is None else params, **changes)
 
     @classmethod
     def for_scenario(cls, scenario: str, name: str | None = None, description: str | None = None,
                      **overrides) -> "CpazmalConfig":
         """A config with the publisher's defaults of ``scenario`` and ``overrides`` applied."""
-        params = src.ScenarioParams.for_scenario(scenario, **overrides).as_kwargs()
-        return cls(name=name or scenario, description=description, **params)
-
-    @property
-    def params(self) -> dict:
-        """The scenario parameters, as keyword arguments of the parser's scenario functions."""
-        return src.params_from(self)
+        return cls(name=name or scenario, description=description,
+                   params=src.ScenarioParams.for_scenario(scenario, **overrides))
 
     @property
     def pols(self) -> tuple[str, ...]:
@@ -68,6 +53,16 @@ class CpazmalConfig(tfds.core.BuilderConfig):
             return (self.source_polarization,)
         pol = self.polarisation
         return (pol,) if isinstance(pol, str) else tuple(pol)
+
+
+def _param(name: str) -> property:
+    return property(lambda config: getattr(config.params, name),
+                    doc=f"``params.{name}`` (see :class:`parsers.cpazmal.ScenarioParams`).")
+
+
+for _name in src.PARAM_NAMES:  # config.window_size etc.: read-only views of params
+    setattr(CpazmalConfig, _name, _param(_name))
+del _name
 
 
 _DESCRIPTIONS = {
@@ -102,7 +97,7 @@ def _strings():
 
 
 def scenario_features(config: CpazmalConfig) -> tfds.features.FeaturesDict:
-    """The features of a config's scenario (see the SPEC, cpazmal)."""
+    """The features of a config's scenario (see :class:`Cpazmal`)."""
     ws = int(config.window_size)
     common = {
         "label": tfds.features.ClassLabel(names=src.LEARNING_CLASSES),
@@ -132,7 +127,7 @@ def scenario_features(config: CpazmalConfig) -> tfds.features.FeaturesDict:
 
 def _json_params(config: CpazmalConfig) -> dict:
     out = {}
-    for k, v in config.params.items():
+    for k, v in config.params.as_kwargs().items():
         out[k] = list(v) if isinstance(v, tuple) else v
     return out
 
@@ -191,7 +186,7 @@ dates.
 
     def _info(self) -> tfds.core.DatasetInfo:
         config = self.builder_config
-        src.resolve_params(**config.params)  # a bad variant fails here, naming the field
+        src.resolve_params(**config.params.as_kwargs())  # a bad variant fails here, naming the field
         return self.dataset_info_from_configs(
             features=scenario_features(config),
             supervised_keys=None,
@@ -220,9 +215,8 @@ dates.
     def _shard_iterators_per_split(self, dl_manager):
         root = core.manual_dir(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
         path = src.find_source_file(os.fspath(root))
-        params = self.builder_config.params
+        params = self.builder_config.params.as_kwargs()
         plan = {}
-        groups: list[str] = []
         src.check_selection(path, **params)  # an absent date/orbit/pol: an error, not 0 examples
         for split in src.SCENARIO_SPLITS[self.builder_config.scenario]:
             groups = src.list_work_units(path, split, **params)
@@ -230,9 +224,13 @@ dates.
             shards = core.choose_num_shards(os.path.getsize(path), len(groups))
             plan[split] = [core.shard_fn(_group_examples, str(path), tuple(groups[a:b]), split, params)
                            for a, b in core.split_range(len(groups), shards)]
-        self.info.metadata["groups"] = list(groups)
-        self.info.metadata["source_file"] = path.name
         return plan
+
+    def _source_metadata(self, root):
+        path = src.find_source_file(os.fspath(root))
+        # the learning groups (the same for every split), for group-wise train/test splits
+        groups = src.list_work_units(path, **self.builder_config.params.as_kwargs())
+        return {"groups": list(groups), "source_file": path.name}
 
     def _source_files(self, root):
         return [src.find_source_file(os.fspath(root))]

@@ -77,7 +77,7 @@ class Source(NamedTuple):
         return self.builder.info.metadata or {}
 
 
-def source(name: str, split: str, data_dir=None, *, mode: str | None = None,
+def source(name: str | tfds.core.DatasetBuilder, split: str, data_dir=None, *, mode: str | None = None,
            modes: Sequence[str] = (), default_mode: tuple[str, str] | None = None,
            augment: bool | None = False, augment_default: bool = False,
            shuffle: bool | None = None, training_splits: Sequence[str] = ("train",)) -> Source:
@@ -86,7 +86,8 @@ def source(name: str, split: str, data_dir=None, *, mode: str | None = None,
     ``default_mode``'s (training, otherwise) choice), ``augment`` (``None`` ->
     ``augment_default`` on training splits; True elsewhere is an error: no augmentation
     on evaluation data), ``shuffle`` (``None`` -> training), and the prepared builder
-    ``name`` in ``data_dir`` (:func:`load_builder`)."""
+    ``name`` in ``data_dir`` (:func:`load_builder`; or ``name`` is that builder, for a
+    config that no name reaches, e.g. a ``dataclasses.replace`` variant)."""
     training = is_training(split, training_splits)
     if mode is None and default_mode is not None:
         mode = default_mode[0] if training else default_mode[1]
@@ -98,7 +99,8 @@ def source(name: str, split: str, data_dir=None, *, mode: str | None = None,
         raise ValueError(f"augment=True is for the train split only, not {split!r}")
     if shuffle is None:
         shuffle = training
-    return Source(load_builder(name, data_dir), split, training, mode, bool(augment), bool(shuffle))
+    builder = name if isinstance(name, tfds.core.DatasetBuilder) else load_builder(name, data_dir)
+    return Source(builder, split, training, mode, bool(augment), bool(shuffle))
 
 
 def record_decoder(builder: tfds.core.DatasetBuilder):
