@@ -16,35 +16,52 @@ from tfds_builders import core
 
 @dataclasses.dataclass(eq=False)
 class CpazmalConfig(tfds.core.BuilderConfig):
-    """One scenario with all its parameters.
+    """One scenario with all its parameters, as fields named as the publisher's arguments
+    (SPEC: every parameter is a field of this dataclass, as in TFDS's own configs).
 
-    ``params`` is a :class:`parsers.cpazmal.ScenarioParams`: every parameter of the
-    scenarios, named as the publisher's arguments (``scenario``, ``window_size``,
-    ``stride``, ``orbit``, ``polarisation``, the dates, ``scale_type``, the window rules,
-    the ``scenario4_geometry`` fields), with its meaning and defaults. Each one is read on
-    the config as well (``config.window_size`` is ``config.params.window_size``) and is
-    taken as a keyword, which changes that parameter and keeps the others:
-    ``dataclasses.replace(SCENARIO1, name="s1_w16", window_size=16)`` is scenario 1 with
-    16 px windows. Start from one of :data:`CONFIGS`, or use :meth:`for_scenario` so that
-    the other parameters take that scenario's defaults; ``CpazmalConfig(name=...)``
-    alone has the defaults of ``scenario1``.
+    Field defaults are those of ``scenario1``; start from one of :data:`CONFIGS`
+    (``dataclasses.replace(SCENARIO1, name="s1_w16", window_size=16)``) or use
+    :meth:`for_scenario` so that the other fields take that scenario's defaults. Each
+    field means what the same field of :class:`parsers.cpazmal.ScenarioParams` means
+    (the parser's scenario functions take them as :attr:`params`; a test keeps the names
+    and defaults of the two equal).
     """
 
-    params: src.ScenarioParams = dataclasses.field(default_factory=src.ScenarioParams)
-
-    def __init__(self, *args, params: src.ScenarioParams | None = None, **kwargs):
-        # the parameters by name (what dataclasses.replace passes), over ``params``
-        changes = {k: kwargs.pop(k) for k in src.PARAM_NAMES if k in kwargs}
-        super().__init__(*args, **kwargs)
-        self.params = dataclasses.replace(
-            src.ScenarioParams() if params is None else params, **changes)
+    scenario: str = "scenario1"
+    window_size: int = 32
+    stride: int | None = None
+    orbit: str | None = "ASC"
+    polarisation: str | tuple[str, ...] | None = ("HH", "HV")
+    start_date: str | None = "20200101"
+    end_date: str | None = "20201231"
+    train_start: str | None = None
+    train_end: str | None = None
+    predict_start: str | None = None
+    predict_end: str | None = None
+    target_date: str | None = None
+    source_date: str | None = None
+    scale_type: str = "amplitude"
+    max_mask_value: int = 1
+    max_mask_percentage: float = 10.0
+    min_valid_percentage: float = 50.0
+    skip_optim_offset: bool = True
+    # scenario4_geometry (the later release's scenario 4), the publisher's spelling
+    source_orbit: str | None = None
+    target_orbit: str | None = None
+    source_polarization: str | None = None
+    target_polarization: str | None = None
 
     @classmethod
     def for_scenario(cls, scenario: str, name: str | None = None, description: str | None = None,
                      **overrides) -> "CpazmalConfig":
         """A config with the publisher's defaults of ``scenario`` and ``overrides`` applied."""
-        return cls(name=name or scenario, description=description,
-                   params=src.ScenarioParams.for_scenario(scenario, **overrides))
+        params = src.ScenarioParams.for_scenario(scenario, **overrides).as_kwargs()
+        return cls(name=name or scenario, description=description, **params)
+
+    @property
+    def params(self) -> src.ScenarioParams:
+        """The scenario parameters, as the parser's scenario functions take them."""
+        return src.ScenarioParams(**src.params_from(self))
 
     @property
     def pols(self) -> tuple[str, ...]:
@@ -53,16 +70,6 @@ class CpazmalConfig(tfds.core.BuilderConfig):
             return (self.source_polarization,)
         pol = self.polarisation
         return (pol,) if isinstance(pol, str) else tuple(pol)
-
-
-def _param(name: str) -> property:
-    return property(lambda config: getattr(config.params, name),
-                    doc=f"``params.{name}`` (see :class:`parsers.cpazmal.ScenarioParams`).")
-
-
-for _name in src.PARAM_NAMES:  # config.window_size etc.: read-only views of params
-    setattr(CpazmalConfig, _name, _param(_name))
-del _name
 
 
 _DESCRIPTIONS = {
