@@ -297,3 +297,16 @@ def test_build_without_patch_stats_says_rebuild(data_dirs, tmp_path):
         resplit_ids(str(old), FRACTIONS, 0)
     # the published splits still read as before
     next(iter(pipelines.cloudsen12_hq("validation", data_dir=str(old), mode="center")))
+
+
+def test_readme_example_runs(data_dirs, samples):
+    import keras
+
+    from tests.test_readme import block
+
+    model = keras.Sequential([keras.Input((256, 256, 13)), keras.layers.Conv2D(4, 1)])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    namespace = {"DATA": data_dirs["tfrecord"], "model": model}
+    exec(compile(block("resplit"), "README.md", "exec"), namespace)  # noqa: S102
+    assert namespace["ids"] == recipe(samples, namespace["parts"], 1)
+    assert np.isfinite(model.history.history["val_loss"]).all()
