@@ -426,7 +426,8 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
     A subclass implements ``_info`` and ``_shard_iterators_per_split`` (a mapping
     split -> list of zero-argument callables, one per shard, each returning an
     iterator of ``(key, example)``), and may set :attr:`STATS_SPLIT` and implement
-    :meth:`_stats_specs`.
+    :meth:`_stats_specs` (or, for statistics of other splits or kept elsewhere than in
+    ``info.metadata``, :meth:`_split_stats_specs` and :meth:`_keep_stats`).
     """
 
     #: the split whose per-band statistics go into ``info.metadata``
