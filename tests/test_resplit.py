@@ -216,6 +216,10 @@ def test_grid_and_shuffled_train_read_the_trial_patches(data_dirs, samples, fmt)
         batch_size=2, resplit=FRACTIONS, resplit_seed=seed))
     want = parts["validation"] + parts["test"]
     assert len(xs) == len(want)
+    # the ids are the records' own id feature
+    builder = tfds.builder("cloudsen12_hq/l1c", data_dir=data_dirs[fmt])
+    examples = resplit.Trial(builder, FRACTIONS, seed).read_examples(builder, "validation+test")
+    assert [ex["id"].decode() for ex in tfds.as_numpy(examples)] == want
     for x, w, ident in zip(xs, ws, want):
         image, label = patch(samples, ident, "l1c")
         np.testing.assert_array_equal(x, image.astype(np.float32), err_msg=ident)
