@@ -12,7 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tfds_builders.cloudsen12_hq import Cloudsen12Hq
+
 ROOT = Path(__file__).resolve().parents[1]
+#: the version folder of cloudsen12_hq builds
+CS_VERSION = str(Cloudsen12Hq.VERSION)
 
 
 def run(*args, cwd=None):
@@ -50,7 +54,7 @@ def test_verify_ok_then_flipped_byte_fails(built, synth, tmp_path):
     assert "bit for bit" in r.stdout
     copy = tmp_path / "data"
     shutil.copytree(built, copy)
-    shard = next((copy / "cloudsen12_hq" / "l1c" / "1.0.0").glob("*-train.tfrecord-*"))
+    shard = next((copy / "cloudsen12_hq" / "l1c" / CS_VERSION).glob("*-train.tfrecord-*"))
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0xFF
     shard.write_bytes(bytes(data))
@@ -80,7 +84,7 @@ def test_verify_detects_a_changed_source(built, synth, tmp_path):
     assert line.startswith(f"mismatch: source file {manual / 'test' / 'L1C_B3.dat'} changed since the build (crc32c ")
     assert line.endswith(", same size)") and "\n" not in line
     # only the layers of the config and the labels are recorded, not l2a, s1 or extra layers
-    meta = json.loads((built / "cloudsen12_hq" / "l1c" / "1.0.0" / "metadata.json").read_text())
+    meta = json.loads((built / "cloudsen12_hq" / "l1c" / CS_VERSION / "metadata.json").read_text())
     assert sorted(meta["source_files"]) == sorted(
         p.relative_to(synth).as_posix() for p in synth.rglob("*.dat")
         if p.name.startswith("L1C_") or p.name in ("manual_hq.dat", "LABEL_manual_hq.dat"))
@@ -143,7 +147,7 @@ def test_empty_manual_dir_and_unknown_dataset(tmp_path):
 
 def test_stale_incomplete_folder_is_cleared(synth, tmp_path):
     data = tmp_path / "data"
-    stale = data / "cloudsen12_hq" / "s1" / "incomplete.ABC123_1.0.0"
+    stale = data / "cloudsen12_hq" / "s1" / f"incomplete.ABC123_{CS_VERSION}"
     stale.mkdir(parents=True)
     (stale / "cloudsen12_hq-train.tfrecord-00000-of-00001").write_bytes(b"half")
     r = run("build", "cloudsen12_hq/s1", "--manual-dir", synth, "--data-dir", data)
@@ -154,7 +158,7 @@ def test_stale_incomplete_folder_is_cleared(synth, tmp_path):
 def test_overwrite_rebuilds_a_prepared_dataset(synth, tmp_path):
     data = tmp_path / "data"
     assert run("build", "cloudsen12_hq/s1", "--manual-dir", synth, "--data-dir", data).returncode == 0
-    shard = next((data / "cloudsen12_hq" / "s1" / "1.0.0").glob("*-train.tfrecord-*"))
+    shard = next((data / "cloudsen12_hq" / "s1" / CS_VERSION).glob("*-train.tfrecord-*"))
     shard.write_bytes(b"stale")
     r = run("build", "cloudsen12_hq/s1", "--manual-dir", synth, "--data-dir", data)
     assert r.returncode == 0 and shard.read_bytes() == b"stale"  # prepared: reused as is

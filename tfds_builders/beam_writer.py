@@ -41,7 +41,7 @@ from tensorflow_datasets.core import split_builder as split_builder_lib
 from parsers.errors import SourceDataError
 from tfds_builders import shards
 from tfds_builders.encoding import ExampleEncoder
-from tfds_builders.stats import BandStats
+from tfds_builders.stats import BandStats, PatchStats
 
 #: the results file, in the (incomplete) data dir while the pipeline runs
 RESULTS_NAME = "beam_shard_results.json"
@@ -71,12 +71,17 @@ def work_items(plan: Mapping[str, Sequence[shards.ShardFn]], templates: Mapping,
 # ------------------------------------------------------------------ results as JSON
 
 def _stats_state(acc: BandStats) -> dict:
-    return {"bands": acc.bands, "count": acc.count, "sum": acc.sum, "sumsq": acc.sumsq,
-            "min": acc.min, "max": acc.max}
+    state = {"bands": acc.bands, "count": acc.count, "sum": acc.sum, "sumsq": acc.sumsq,
+             "min": acc.min, "max": acc.max}
+    if isinstance(acc, PatchStats):
+        state["rows"] = acc.rows
+    return state
 
 
 def _stats_from_state(state: dict) -> BandStats:
-    acc = BandStats(state["bands"])
+    acc = BandStats(state["bands"]) if "rows" not in state else PatchStats(state["bands"])
+    if "rows" in state:
+        acc.rows = [[list(field) for field in row] for row in state["rows"]]
     # JSON keeps Python ints exact and floats to the last bit (shortest repr)
     acc.count, acc.sum, acc.sumsq = list(state["count"]), list(state["sum"]), list(state["sumsq"])
     acc.min, acc.max = [float(v) for v in state["min"]], [float(v) for v in state["max"]]

@@ -56,7 +56,9 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
     A subclass implements ``_info`` and ``_shard_iterators_per_split`` (a mapping
     split -> list of zero-argument callables, one per shard, each returning an
     iterator of ``(key, example)``), and may set :attr:`STATS_SPLIT` and implement
-    :meth:`_stats_specs` and :meth:`_source_metadata`.
+    :meth:`_stats_specs` (or, for statistics of other splits or kept elsewhere than in
+    ``info.metadata``, :meth:`_split_stats_specs` and :meth:`_keep_stats`) and
+    :meth:`_source_metadata`.
     """
 
     #: the split whose per-band statistics go into ``info.metadata``
@@ -82,6 +84,20 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
     def _stats_specs(self) -> dict[str, StatsSpec]:
         """``{metadata key: StatsSpec}`` gathered over :attr:`STATS_SPLIT` (none by default)."""
         return {}
+
+    def _split_stats_specs(self, split: str) -> dict[str, StatsSpec]:
+        """``{key: StatsSpec}`` gathered over ``split`` while it is written: by default
+        :meth:`_stats_specs` on :attr:`STATS_SPLIT`, nothing on the other splits."""
+        return self._stats_specs() if split == self.STATS_SPLIT else {}
+
+    def _keep_stats(self, stats: Mapping[str, Mapping[str, BandStats]]) -> None:
+        """Store what :meth:`_split_stats_specs` gathered (``{split: {key: merged
+        accumulator}}``), once every split is written; by default each as
+        ``info.metadata[key] = acc.as_dict()``. ``self.data_dir`` is then the build's
+        (incomplete) folder: a file written there is part of the prepared dataset."""
+        for split_stats in stats.values():
+            for key, acc in split_stats.items():
+                self.info.metadata[key] = acc.as_dict()
 
     def _source_metadata(self, root) -> dict:
         """``info.metadata`` entries that depend on the source files under manual_dir
@@ -148,7 +164,7 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
         root = manual_dir(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
         # hashed while the shards are written: the files are read (and cached) anyway
         digests = Background(source_records, self._source_files(root), root)
-        specs = {split: self._stats_specs() for split in shard_fns if split == self.STATS_SPLIT}
+        specs = {split: self._split_stats_specs(split) for split in shard_fns}
         if download_config.beam_runner is not None or download_config.beam_options is not None:
             from tfds_builders import beam_writer  # imports apache_beam: only when asked for
 
@@ -161,14 +177,14 @@ class EoBuilder(tfds.core.ShardBasedBuilder, skip_registration=True):
             encoder = ExampleEncoder(self.info.features)
             results = {split: self._write_split(split, fns, encoder, specs.get(split, {}))
                        for split, fns in shard_fns.items()}
-        split_infos = []
+        split_infos, stats = [], {}
         for split, shard_results in results.items():
             split_infos.append(splits_lib.SplitInfo(
                 name=split, shard_lengths=[r.count for r in shard_results],
                 num_bytes=sum(r.num_bytes for r in shard_results),
                 filename_template=self._get_filename_template(split_name=split)))
-            for key, acc in merge_stats(shard_results).items():
-                self.info.metadata[key] = acc.as_dict()
+            stats[split] = merge_stats(shard_results)
+        self._keep_stats(stats)
         self.info.metadata["source_files"] = digests.result()
         self.info.metadata.update(self._source_metadata(root))
         self.info.set_splits(splits_lib.SplitDict(split_infos))

@@ -63,6 +63,8 @@ class StatsSpec(NamedTuple):
 
     bands: tuple[str, ...]
     values: Callable[[dict], tuple]
+    #: the accumulator class (``BandStats``, or ``PatchStats`` to keep each example's own)
+    accumulator: type = BandStats
 
 
 class ShardResult(NamedTuple):
@@ -80,7 +82,7 @@ def write_shard(path, examples: Iterable[KeyExample], encoder: ExampleEncoder, f
     ``specs`` gathered in the same pass. Shared by the threaded and the Beam path, so
     both write the same bytes."""
     file_format = file_adapters.FileFormat(file_format)
-    stats = {key: BandStats(spec.bands) for key, spec in (specs or {}).items()}
+    stats = {key: spec.accumulator(spec.bands) for key, spec in (specs or {}).items()}
     count = 0
 
     def gathered(examples):
@@ -108,7 +110,7 @@ def merge_stats(results: Sequence[ShardResult]) -> dict:
     merged: dict = {}
     for result in results:
         for key, acc in result.stats.items():
-            merged.setdefault(key, BandStats(acc.bands)).merge(acc)
+            merged.setdefault(key, type(acc)(acc.bands)).merge(acc)
     return merged
 
 

@@ -10,6 +10,8 @@ import tensorflow_datasets as tfds
 
 from parsers import cloudsen12_hq as src
 from tfds_builders import core
+from tfds_builders.cloudsen12_hq import resplit
+from tfds_builders.stats import PatchStats
 
 
 @dataclasses.dataclass
@@ -29,10 +31,12 @@ class Cloudsen12Hq(core.EoBuilder):
     """
 
     name = "cloudsen12_hq"
-    VERSION = tfds.core.Version("1.0.0")
+    VERSION = tfds.core.Version("1.1.0")
     RELEASE_NOTES = {
         "1.0.0": "First release: l1c, l2a and s1 configs from the memmap (.dat) release, "
                  "images bit-exact, labels 0..3 or 255, per-band statistics of train.",
+        "1.1.0": "Per-patch band statistics of every split in patch_stats.npz (re-split "
+                 "trials normalise with their own train part); examples unchanged.",
     }
     BUILDER_CONFIGS = [
         Cloudsen12HqConfig(name="l1c", product="l1c",
@@ -94,9 +98,11 @@ LABEL_manual_hq.dat (or manual_hq.dat). Band names may be zero-padded (L1C_B04.d
         per_example = core.total_bytes_estimate(self.info.features, 1)
         plan = {}
         self._counts = {}
+        self._folders = {}
         for split, folder in self._split_folders(dl_manager).items():
             n = len(folder)
             self._counts[split] = n
+            self._folders[split] = folder.name
             shards = core.choose_num_shards(per_example * n, n)
             plan[split] = [core.shard_fn(_patches, str(folder.folder), self.builder_config.product, a, b)
                            for a, b in core.split_range(n, shards)]
@@ -116,7 +122,20 @@ LABEL_manual_hq.dat (or manual_hq.dat). Band names may be zero-padded (L1C_B04.d
                 if feature in ("image", "label") else None)
 
     def _stats_specs(self):
-        return {"band_stats": core.StatsSpec(tuple(self._layers.bands), _valid_box_values)}
+        # PatchStats: band_stats exactly as BandStats gives them, and each patch's own
+        return {"band_stats": core.StatsSpec(tuple(self._layers.bands), _valid_box_values, PatchStats)}
+
+    def _split_stats_specs(self, split):
+        return self._stats_specs()  # every split: re-split trials pool their patches
+
+    def _keep_stats(self, stats):
+        """``band_stats`` of train into ``info.metadata``; every split's per-patch rows
+        into ``patch_stats.npz`` (see :mod:`tfds_builders.cloudsen12_hq.resplit`)."""
+        per_split = {split: s["band_stats"] for split, s in stats.items() if "band_stats" in s}
+        if not per_split:
+            return
+        self.info.metadata["band_stats"] = per_split[self.STATS_SPLIT].as_dict()
+        resplit.write_patch_stats(self.data_dir, per_split, self._folders)
 
 
 def _valid_box_values(example):

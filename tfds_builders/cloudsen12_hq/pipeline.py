@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from tfds_builders.cloudsen12_hq import resplit as trials
 from tfds_builders.pipelines import ops, records
 
 MODES = ("random", "center", "grid")
@@ -15,7 +16,8 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
                   mode: str = "random", batch_size: int = 16, normalize=True,
                   augment: bool = False, shuffle: bool | None = None, seed: int | None = None,
                   shuffle_buffer: int = 64, drop_remainder: bool = False,
-                  noise_stddev: float = 0.03) -> tf.data.Dataset:
+                  noise_stddev: float = 0.03, resplit: dict | None = None,
+                  resplit_seed: int | None = None) -> tf.data.Dataset:
     """A batched, prefetched ``(x, y, sample_weight)`` dataset that ``model.fit`` takes as it is.
 
     Args:
@@ -38,6 +40,12 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
             ``noise_stddev`` band standard deviations (image only).
         shuffle: shuffle files and crops; default True for ``train`` only.
         seed: makes shuffling, crops and augmentations reproducible.
+        resplit: a re-split trial, e.g. ``{"train": 0.8, "validation": 0.1, "test":
+            0.1}``: every published patch pooled, permuted with ``resplit_seed`` and cut
+            into these parts (:mod:`tfds_builders.cloudsen12_hq.resplit`); ``split``
+            then names parts (``"train[:50%]"``, ``"validation+test"``), normalisation
+            uses the ``train`` part's statistics, and augment/shuffle apply to it only.
+        resplit_seed: the trial (int >= 0), required with ``resplit``.
 
     Yields:
         ``x`` float32 ``(B, crop, crop, C)``; ``y`` int32 ``(B, crop, crop)`` classes 0..3
@@ -50,7 +58,14 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
     training = ops.is_training(split)
     if augment and not training:
         raise ValueError(f"augment=True is for the train split only, not {split!r}")
+    if resplit is None and resplit_seed is not None:
+        raise ValueError("resplit_seed is the seed of a re-split trial: pass resplit={...} too")
+    if resplit is not None:
+        trials.check_fractions(resplit)
+        trials.check_seed(resplit_seed)
     builder = ops.load_builder(f"cloudsen12_hq/{config}", data_dir)
+    # the published splits' reads, or those of a re-split trial's parts
+    reads = trials.Published if resplit is None else trials.Trial(builder, resplit, resplit_seed)
     meta = builder.info.metadata
     box = tuple(meta["valid_box"])
     height, width = builder.info.features["image"].shape[:2]
@@ -63,7 +78,7 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
                                         f"the valid box {list(box)}")
     if shuffle is None:
         shuffle = training
-    stats = ops.band_stats(builder, normalize) if (normalize or augment) else None
+    stats = reads.band_stats(builder, normalize) if (normalize or augment) else None
     reflectance = np.dtype(builder.info.features["image"].np_dtype).kind == "i"
 
     def augment_crop(image, y, w, seed_pair):
@@ -94,7 +109,7 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
         if not (layout and {"image", "label"} <= layout.keys()):
             layout = None
     if layout:
-        index = records.record_index(builder, split, layout)
+        index = reads.record_index(builder, split, layout)
 
     if index is not None:
         # Fast path: the crop's bytes only, by offset, from the memory-mapped shards, one
@@ -135,7 +150,7 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
         return ds.map(read_batch, num_parallel_calls=ops.AUTOTUNE).prefetch(ops.AUTOTUNE)
 
     if mode == "grid":
-        ds = ops.read_examples(builder, split, shuffle_files=shuffle, seed=seed)
+        ds = reads.read_examples(builder, split, shuffle_files=shuffle, seed=seed)
         tiles = ops.grid_tiles(box, crop_size, (height, width))
 
         def tile_all(ex):
@@ -153,7 +168,7 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
     else:
         if layout:
             # whole records through tf.data (shards not local): crop from the record bytes
-            ds = ops.read_records(builder, split, shuffle_files=shuffle, seed=seed)
+            ds = reads.read_records(builder, split, shuffle_files=shuffle, seed=seed)
             decode = ops.record_decoder(builder)
 
             def window(record, row, col):
@@ -168,7 +183,7 @@ def cloudsen12_hq(split: str, *, config: str = "l1c", data_dir=None, crop_size: 
 
                 return tf.cond(ops.layout_matches(record, layout), from_bytes, parsed)
         else:
-            ds = ops.read_examples(builder, split, shuffle_files=shuffle, seed=seed)
+            ds = reads.read_examples(builder, split, shuffle_files=shuffle, seed=seed)
 
             def window(ex, row, col):
                 return (ex["image"][row:row + crop_size, col:col + crop_size],
