@@ -150,7 +150,9 @@ def test_empty_manual_dir_and_unknown_dataset(tmp_path):
 
 def test_stale_incomplete_folder_is_cleared(synth, tmp_path):
     data = tmp_path / "data"
-    stale = data / "cloudsen12_hq" / "s1" / "incomplete.ABC123_1.0.0"
+    from tfds_builders import Cloudsen12Hq
+
+    stale = data / "cloudsen12_hq" / "s1" / f"incomplete.ABC123_{Cloudsen12Hq.VERSION}"
     stale.mkdir(parents=True)
     (stale / "cloudsen12_hq-train.tfrecord-00000-of-00001").write_bytes(b"half")
     r = run("build", "cloudsen12_hq/s1", "--manual-dir", synth, "--data-dir", data)

@@ -571,7 +571,7 @@ def test_detectors_verify_inspect_and_preview(detectors_dir, samples, tmp_path):
     stored = np.where((label >= 0) & (label <= 3), label.astype(np.int64), 255)
     colours = preview.CLASS_COLOURS
     assert_panel_shows(pixels, panels[0], painted(stored, range(4), colours, 255))
-    # fmask as the preview reads it (SPEC: cloud 4, shadow 2), padding grey
+    # fmask as the preview reads it (the README: cloud 4, shadow 2), padding grey
     fmask = raw_detector(samples / "test", "LABEL_fmask", np.int16)[0]
     shown = np.full((P, P), 255)
     shown[1:510, 1:510] = np.select([fmask == 4, fmask == 2], [1, 3], 0)[1:510, 1:510]

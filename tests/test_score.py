@@ -1,7 +1,8 @@
 """Scoring the CloudSEN12 detectors (and a user's model) against manual_hq: the numbers
 of ``tfds_builders.cloudsen12_hq.score`` and ``eo-tfds score`` against plain numpy over
-the source ``.dat`` layers, with the rules written out here as SPEC states them, and
-against what the sample masks were designed to score."""
+the source ``.dat`` layers, with the rules written out here as the README states them
+("Scoring the detectors, and your model"), and against what the sample masks were
+designed to score."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from tests.conftest import cli
 
 P = 512
 SIZES = (2, 1, 4)  # train, val, test patches; the last test patch is cloud-free
-#: SPEC's detector classes: (cloud values or "> 0", shadow values or None)
-SPEC_CLASSES = {
+#: the detector classes of the README: (cloud values or "> 0", shadow values or None)
+DETECTOR_CLASSES = {
     "fmask": ({4}, {2}),
     "qa60": ("> 0", None),
     "s2cloudless": ("> 0", None),
@@ -52,7 +53,7 @@ def reference_rows(folder, model=None):
     """{(id, algorithm, experiment): (cloud_cover, pa, ua, boa)} from the .dat files."""
     label = layer(folder, "LABEL_manual_hq", np.int8)
     masks = {name: layer(folder, stem, dtype) for name, (stem, dtype) in LAYERS.items()}
-    algorithms = dict(SPEC_CLASSES)
+    algorithms = dict(DETECTOR_CLASSES)
     if model is not None:
         masks["model"] = model
         algorithms["model"] = MODEL
@@ -81,7 +82,7 @@ def reference_rows(folder, model=None):
 
 
 def reference_summary(rows):
-    """One dict per (algorithm, experiment), as SPEC summarises."""
+    """One dict per (algorithm, experiment), as the README summarises."""
     groups = {}
     for (ident, algorithm, experiment), values in rows.items():
         groups.setdefault((algorithm, experiment), []).append(values)
@@ -191,8 +192,8 @@ def test_detectors_against_numpy(prepared):
     summary = score(data)  # split="test" by default
     assert_same_summary(summary, reference_summary(want))
     by = {(r["algorithm"], r["experiment"]): r for r in summary}
-    # every algorithm x experiment of SPEC, and nothing else
-    assert sorted(by) == sorted((a, e) for a, (_, s) in SPEC_CLASSES.items()
+    # every algorithm x experiment the README lists, and nothing else
+    assert sorted(by) == sorted((a, e) for a, (_, s) in DETECTOR_CLASSES.items()
                                 for e in (TARGETS if s is not None else ["cloud"]))
     # what the sample masks were designed to score
     for experiment in TARGETS:
