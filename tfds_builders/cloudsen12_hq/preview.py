@@ -38,7 +38,8 @@ def preview_rows(example, info) -> list[pv.Row]:
         for name in SHOWN_MASKS:
             shown = np.full(np.shape(example["label"]), int(meta["no_label"]), np.uint8)
             shown[r0:r1, c0:c1] = detector_classes(example["masks"][name], meta["mask_classes"][name])[r0:r1, c0:c1]
-            panels.append(classes.panel(f"{name} (cloud, shadow)", shown))
+            read_as = "cloud, shadow" if meta["mask_classes"][name].get("shadow") else "cloud"
+            panels.append(classes.panel(f"{name} ({read_as})", shown))
         return [pv.Row(pv.text(example["id"]), panels)]
     image = np.asarray(example["image"])
     r0, c0, r1, c1 = meta["valid_box"]
