@@ -1,4 +1,4 @@
-"""``eo-tfds``: synth, build, extract, fuse-hdf5, verify, inspect, demo.
+"""``eo-tfds``: synth, build, extract, fuse-hdf5, verify, inspect, score, demo.
 
 Thin over the library: each command parses its arguments and calls parsers /
 tfds_builders. Errors in the user's input or data print one ``error:`` line on stderr
@@ -101,6 +101,21 @@ def cmd_inspect(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------ score
+
+def cmd_score(args) -> int:
+    if _dataset_name(args.dataset) != "cloudsen12_hq" or "/" in args.dataset:
+        raise UsageError(f"score works on cloudsen12_hq (its detectors config), not {args.dataset}")
+    _check_folder(args.data_dir, "--data-dir")
+    from tfds_builders.cloudsen12_hq.score import format_table, score_images, summarise, write_csv
+
+    images = score_images(args.data_dir, args.split, args.model or args.predictions)
+    print(format_table(summarise(images)))  # = score(...), whose per-image rows the CSV holds
+    if args.csv:
+        print(f"per-image values written to {write_csv(images, args.csv)}")
+    return 0
+
+
 # ------------------------------------------------------------------------- demo
 
 def cmd_demo(args) -> int:
@@ -166,6 +181,17 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--index", type=int, default=0, help="first example of the preview (default 0)")
     s.add_argument("--count", type=int, default=4, help="examples in the preview, one row each (default 4)")
     s.set_defaults(func=cmd_inspect)
+
+    s = sub.add_parser("score", help="score the published cloud detectors (and a model) against "
+                                      "manual_hq (cloudsen12_hq, its detectors config)")
+    s.add_argument("dataset", help="cloudsen12_hq")
+    s.add_argument("--data-dir", required=True)
+    s.add_argument("--split", default="test", help="a split string (default: test)")
+    given = s.add_mutually_exclusive_group()
+    given.add_argument("--model", help="a saved Keras model, applied to the l1c images of the split")
+    given.add_argument("--predictions", help="a .npy array (N, 512, 512) of classes 0..3 in split order")
+    s.add_argument("--csv", help="write the per-image values here")
+    s.set_defaults(func=cmd_score)
 
     s = sub.add_parser("demo", help="the whole story on synthetic data")
     s.add_argument("--workdir", help="keep everything here (default: a temporary folder)")

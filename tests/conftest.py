@@ -13,6 +13,7 @@ import pytest
 #: the builds of the matrices: spec -> sample folder name
 MATRIX_SPECS = {
     "cloudsen12_hq/l1c": "cloudsen12_hq",
+    "cloudsen12_hq/detectors": "cloudsen12_hq",
     "gedi_agbd": "gedi_agbd",
     "s2_cloud_timeseries": "s2_cloud_timeseries",
     "glacier_interp/scenes": "glacier_interp",
