@@ -104,9 +104,9 @@ def cmd_inspect(args) -> int:
 # ------------------------------------------------------------------------ score
 
 def cmd_score(args) -> int:
-    if _dataset_name(args.dataset) != "cloudsen12_hq" or "/" in args.dataset:
+    if commands.dataset_name(args.dataset) != "cloudsen12_hq" or "/" in args.dataset:
         raise UsageError(f"score works on cloudsen12_hq (its detectors config), not {args.dataset}")
-    _check_folder(args.data_dir, "--data-dir")
+    commands.check_folder(args.data_dir, "--data-dir")
     from tfds_builders.cloudsen12_hq.score import format_table, score_images, summarise, write_csv
 
     images = score_images(args.data_dir, args.split, args.model or args.predictions)
