@@ -169,7 +169,7 @@ def cmd_build(args) -> int:
 # ---------------------------------------------------------------------- extract
 
 def cmd_extract(args) -> int:
-    from parsers import s2_cloud_timeseries as s2_cloud
+    from parsers import archives as sevenzip
     from parsers.errors import SourceDataError
 
     src = Path(args.input)
@@ -184,9 +184,9 @@ def cmd_extract(args) -> int:
     if args.md5 and len(archives) > 1:
         raise UsageError("--md5 goes with a single archive; for a folder, put each .md5 beside its archive")
     for archive in archives:
-        md5 = args.md5 if args.md5 else s2_cloud.find_md5(archive)
+        md5 = args.md5 if args.md5 else sevenzip.find_md5(archive)
         out = Path(args.output) if len(archives) == 1 else Path(args.output) / archive.relative_to(src).with_suffix("")
-        members = s2_cloud.extract_archive(archive, out, md5=md5, progress=True)
+        members = sevenzip.extract_archive(archive, out, md5=md5, progress=True)
         print(f"{archive.name}: {len(members)} files in {out}")
     return 0
 

@@ -260,7 +260,7 @@ def test_last_target_is_the_last_label_with_pre_padding(built, stored, max_lengt
 
 
 def test_random_crop_keeps_the_labelled_centre(built, stored):
-    kwargs = dict(data_dir=built["data_dir"], batch_size=16, crop_size=9, crop_mode="random",
+    kwargs = dict(data_dir=built["data_dir"], batch_size=16, crop_size=9, mode="random",
                   normalize=False, shuffle=False, seed=5)
     (x, y, w), = batches(s2_cloud_timeseries("train", **kwargs))
     (x2, _, _), = batches(s2_cloud_timeseries("train", **kwargs))
@@ -281,6 +281,19 @@ def test_random_crop_keeps_the_labelled_centre(built, stored):
                                               shuffle=False))
     source = stored["validation"][0]
     np.testing.assert_array_equal(xc[0, :len(source["labels"])], source["image"][:, 16:26, 16:26])
+
+
+def test_crop_mode_is_a_deprecated_alias_of_mode(built, stored):
+    kwargs = dict(data_dir=built["data_dir"], batch_size=16, crop_size=9, normalize=False,
+                  shuffle=False, seed=5)
+    with pytest.warns(DeprecationWarning, match="use mode"):
+        ds = s2_cloud_timeseries("train", crop_mode="center", **kwargs)
+    (x, _, _), = batches(ds)
+    for i, source in enumerate(stored["train"]):  # centred, not train's default random
+        np.testing.assert_array_equal(x[i, :len(source["labels"])],
+                                      source["image"][:, 17:26, 17:26])
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="mode"):
+        s2_cloud_timeseries("train", crop_mode="sideways", **kwargs)
 
 
 def test_covering_crop_origin_bounds():

@@ -2,7 +2,10 @@
 module's sample writer and by hand, read back and compared bit for bit."""
 
 import datetime
+import os
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -174,6 +177,67 @@ def test_extract_archive_md5_skip_and_resume(samples, tmp_path):
     assert paths[0].is_file() and paths[1].stat().st_mtime_ns == stamps[paths[1]]
     assert [k for k, _ in read_all(paths[0])] == [f"{paths[0].name}/{i}" for i in
                                                   range(len(expected[paths[0].name]))]
+
+
+def test_numpy_side_never_imports_tensorflow(tmp_path):
+    """The parser package, each of its modules and the shared pieces it uses are
+    TensorFlow-free: imported, writing the samples and reading them back in a fresh
+    process leaves 'tensorflow' out of sys.modules."""
+    package = pathlib.Path(s2_cloud.__file__).parent
+    modules = ["parsers.s2_cloud_timeseries"] + [
+        f"parsers.s2_cloud_timeseries.{p.stem}" for p in sorted(package.glob("*.py"))
+        if p.stem != "__init__"]
+    assert "parsers.s2_cloud_timeseries.reader" in modules and len(modules) >= 3
+    code = "\n".join([
+        "import importlib, sys",
+        f"for name in {modules + ['parsers.archives', 'parsers.tf_example', 'parsers.tfrecord']!r}:",
+        "    importlib.import_module(name)",
+        "from parsers import s2_cloud_timeseries as s2",
+        f"root = s2.write_samples({str(tmp_path / 'manual')!r})",
+        "n = sum(1 for split in ('train', 'validation')",
+        f"        for _ in s2.iter_split(root, split, {str(tmp_path / 'scratch')!r}, progress=False))",
+        "assert n > 0, n",
+        "print('TF' if 'tensorflow' in sys.modules else 'NO_TF')"])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(pathlib.Path(__file__).resolve().parents[1]) + os.pathsep + env.get(
+        "PYTHONPATH", "")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip().splitlines()[-1] == "NO_TF"
+
+
+def test_written_records_parse_identically_in_tensorflow(tmp_path):
+    """What the TensorFlow-free writer writes, TensorFlow reads: the framing through
+    tf.data.TFRecordDataset (its CRC checks), each record through tf.train.Example, whose
+    features are the publisher's five, holding the example's values."""
+    examples = [make_example(3, localid=-5, seed=1), make_example(100, localid=2**40, seed=2)]
+    path = s2_cloud.write_tfrecord(tmp_path / "train_T11ABC_2", examples)
+    raws = [r.numpy() for r in tf.data.TFRecordDataset(str(path))]
+    assert raws == [s2_cloud.serialize_record(e) for e in examples]
+    for raw, example in zip(raws, examples, strict=True):
+        parsed = tf.train.Example.FromString(raw)
+        features = parsed.features.feature
+        assert set(features) == {"localid", "image_raw_ldseries", "labels", "dates", "weights"}
+        assert list(features["localid"].int64_list.value) == [int(example["localid"])]
+        stored = np.frombuffer(features["image_raw_ldseries"].bytes_list.value[0], "<u2")
+        np.testing.assert_array_equal(stored.reshape(-1, 4, 42, 42),
+                                      example["image"].transpose(0, 3, 1, 2))
+        for key, dtype in (("labels", np.int8), ("dates", "<i8"), ("weights", "<f4")):
+            values = features[key].bytes_list.value
+            assert len(values) == 1, key
+            np.testing.assert_array_equal(np.frombuffer(values[0], dtype), example[key], key)
+        # and TensorFlow writes the same message the same way
+        assert tf.train.Example.FromString(parsed.SerializeToString()) == parsed
+        again = tf.train.Example()
+        again.ParseFromString(raw)
+        assert again.SerializeToString(deterministic=True) == raw
+    # TensorFlow's own writer and ours frame records identically
+    theirs = tmp_path / "theirs"
+    with tf.io.TFRecordWriter(str(theirs)) as writer:
+        for raw in raws:
+            writer.write(raw)
+    assert theirs.read_bytes() == path.read_bytes()
 
 
 # --------------------------------------------------------------------------- variants
