@@ -9,6 +9,8 @@ s2_cloud.iter_file(...)``):
 
 - :mod:`.reader`: constants, file names, dates, records, discovery of the files and
   archives of a split (:func:`split_files`, :func:`iter_file`, :func:`iter_split`);
+- :mod:`.joined`: whole series, the pieces of one (split, tile, localid) joined in date
+  order (:func:`index_series`, :func:`read_series`, :func:`iter_joined`);
 - :mod:`.synth`: the sample writer (:func:`write_samples`, :func:`sample_records`);
 - the md5 and 7z tools come from the shared :mod:`parsers.archives`.
 
@@ -29,6 +31,15 @@ from parsers.archives import (
     find_md5,
     read_md5_file,
     write_archive,
+)
+from parsers.s2_cloud_timeseries.joined import (
+    PIECES,
+    Piece,
+    Series,
+    index_series,
+    iter_joined,
+    join_pieces,
+    read_series,
 )
 from parsers.s2_cloud_timeseries.reader import (
     BANDS,
@@ -62,10 +73,10 @@ from parsers.s2_cloud_timeseries.synth import (
 
 __all__ = [
     "BANDS", "CENTRE", "CLASS_NAMES", "IMAGE_KEY", "MAX_TIMESTAMPS", "NUM_BANDS", "PATCH",
-    "SPLITS", "TIMESTAMP_BYTES", "Source", "SourceName",
+    "PIECES", "SPLITS", "TIMESTAMP_BYTES", "Piece", "Series", "Source", "SourceName",
     "archive_members", "decode_dates", "encode_dates", "extract_archive", "file_md5",
-    "find_md5", "find_sources", "iter_file", "iter_split",
-    "parse_record", "parse_source_name", "read_md5_file", "read_records_at",
-    "sample_records", "scratch_folder", "serialize_record", "split_files",
+    "find_md5", "find_sources", "index_series", "iter_file", "iter_joined", "iter_split",
+    "join_pieces", "parse_record", "parse_source_name", "read_md5_file", "read_records_at",
+    "read_series", "sample_records", "scratch_folder", "serialize_record", "split_files",
     "write_archive", "write_samples", "write_tfrecord",
 ]

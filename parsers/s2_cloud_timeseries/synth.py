@@ -36,6 +36,7 @@ _SAMPLE_LAYOUT = (
     ("train_T31TCJ", "train_T31TCJ_{n}.tfrecord", "yyyymmdd", (3, 8, 2)),
     ("val_T50TMK", "extracted/val_T50TMK_{n}", "ordinal", (20, 4)),
     ("val_T18SUJ", "s2cloud_val_01.7z", "ordinal", (6, 1, 9, 2)),
+    ("val_T50TMK", "s2cloud_val_01.7z", "ordinal", (("after", 0, 6), ("before", 1, 5), 7)),
 )
 _REVISIT = 5  # days between the timestamps of the pieces added to earlier series
 _BASE_DN = np.array([1100, 1000, 900, 2400])  # typical B2 B3 B4 B8 digital numbers
