@@ -65,7 +65,10 @@ _POOL.Add(_file())
 
 
 def _class(name: str):
-    return message_factory.GetMessageClass(_POOL.FindMessageTypeByName(f"tensorflow.{name}"))
+    descriptor = _POOL.FindMessageTypeByName(f"tensorflow.{name}")
+    if hasattr(message_factory, "GetMessageClass"):  # protobuf >= 4.22
+        return message_factory.GetMessageClass(descriptor)
+    return message_factory.MessageFactory(_POOL).GetPrototype(descriptor)
 
 
 Example = _class("Example")
