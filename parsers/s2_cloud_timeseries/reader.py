@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import logging
 import os
 import pathlib
@@ -299,11 +300,20 @@ def iter_file(path: os.PathLike | str) -> Iterator[tuple[str, dict]]:
                               f"{name.num_records}", "re-extract or re-download it")
 
 
+@functools.lru_cache(maxsize=64)
+def _spans_of(path: str, size: int, mtime_ns: int) -> tuple[SourceName, list[tfrecord.Span]]:
+    return checked_spans(path)  # cached per file version: a joined build reads many series of one file
+
+
 def read_records_at(path: os.PathLike | str, indexes) -> Iterator[tuple[int, dict]]:
     """``(index, example)`` for the given record indexes of one file (in the order
     given), each read at its place and CRC-checked: no other record is read."""
     path = pathlib.Path(path)
-    name, spans = checked_spans(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise SourceDataError(path, "file not found", "check the manual_dir layout") from None
+    name, spans = _spans_of(os.fspath(path), st.st_size, st.st_mtime_ns)
     with open(path, "rb") as f:
         for index in indexes:
             try:
