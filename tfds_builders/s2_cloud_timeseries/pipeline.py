@@ -66,10 +66,10 @@ def s2_cloud_timeseries(split: str, *, config: str | None = None, data_dir=None,
         target: ``"sequence"``: one label per timestamp; ``"last"``: the label of the
             last timestamp of each series (or window).
         max_length: ``None``: whole examples (T <= 100 in ``pieces``, any T in
-            ``joined``), each batch padded to its longest series. An int: a series longer than ``max_length``
-            is cut into consecutive windows of ``max_length`` timestamps (the last one
-            shorter), ALL of them yielded as separate examples: nothing is dropped; every
-            batch is then padded to exactly ``max_length``.
+            ``joined``), each batch padded to its longest series. An int: a series
+            longer than ``max_length`` is cut into consecutive windows of ``max_length``
+            timestamps (the last one shorter), ALL of them yielded as separate examples:
+            nothing is dropped; every batch is then padded to exactly ``max_length``.
         batch_size: examples (series or windows) per batch.
         crop_size: ``None`` for the full 42 x 42 patch; else the side of a square crop,
             6..42, that always keeps the labelled centre (rows and columns ``[18:24]``)
