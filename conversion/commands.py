@@ -155,22 +155,22 @@ def beam_flags(options: str | None = None) -> list[str]:
 def extract(input_path, output, md5: str | None = None, report=print) -> None:
     """Unpack a 7z archive, or every archive under a folder (each into its own folder
     under ``output``), checking md5 (given, or the ``.md5`` beside an archive)."""
-    from parsers import s2_cloud_timeseries as s2_cloud
+    from parsers import archives
     from parsers.errors import SourceDataError
 
     src = Path(input_path)
     if src.is_dir():
-        archives = sorted(src.rglob("*.7z"))
-        if not archives:
+        found = sorted(src.rglob("*.7z"))
+        if not found:
             raise SourceDataError(src, "no .7z archive in this folder", "point --input at an archive or a folder of them")
     elif src.is_file():
-        archives = [src]
+        found = [src]
     else:
         raise SourceDataError(src, "no such file or folder", "point --input at a .7z archive or a folder of them")
-    if md5 and len(archives) > 1:
+    if md5 and len(found) > 1:
         raise UsageError("--md5 goes with a single archive; for a folder, put each .md5 beside its archive")
-    for archive in archives:
-        digest = md5 if md5 else s2_cloud.find_md5(archive)
-        out = Path(output) if len(archives) == 1 else Path(output) / archive.relative_to(src).with_suffix("")
-        members = s2_cloud.extract_archive(archive, out, md5=digest, progress=True)
+    for archive in found:
+        digest = md5 if md5 else archives.find_md5(archive)
+        out = Path(output) if len(found) == 1 else Path(output) / archive.relative_to(src).with_suffix("")
+        members = archives.extract_archive(archive, out, md5=digest, progress=True)
         report(f"{archive.name}: {len(members)} files in {out}")

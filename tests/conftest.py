@@ -16,6 +16,7 @@ MATRIX_SPECS = {
     "cloudsen12_hq/detectors": "cloudsen12_hq",
     "gedi_agbd": "gedi_agbd",
     "s2_cloud_timeseries": "s2_cloud_timeseries",
+    "s2_cloud_timeseries/joined": "s2_cloud_timeseries",
     "glacier_interp/scenes": "glacier_interp",
     "cpazmal/scenario1": "cpazmal",
     "cpazmal/scenario4": "cpazmal",
