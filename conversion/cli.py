@@ -9,6 +9,7 @@ first mismatch.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
@@ -248,6 +249,14 @@ def main(argv: list[str] | None = None) -> int:
         what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
         print(f"error: {what}; nothing half-written was kept, run the command again", file=sys.stderr)
         return 143 if isinstance(e, Terminated) else 130
+    except BrokenPipeError:
+        # the reader of our output went away (`eo-tfds inspect ... | head`): not an error
+        # of ours or of the data; stop quietly, as a command killed by SIGPIPE does
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
     except Exception as e:
         if debug:
             raise

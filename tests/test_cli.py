@@ -180,3 +180,17 @@ def test_console_script_is_installed():
         pytest.skip("project not installed in this interpreter's environment (make test installs it)")
     r = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "synth" in r.stdout and "fuse-hdf5" in r.stdout
+
+
+def test_output_into_a_closed_pipe_is_not_an_internal_error(tmp_path):
+    """`eo-tfds ... | head`: the reader leaves before the command prints; the command
+    stops quietly (status 141, as after SIGPIPE), with no "internal error" and no
+    traceback, and the work it did is complete."""
+    env = dict(os.environ, EO_TFDS_PROGRESS="0")
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    script = (f'"{sys.executable}" -m conversion synth gedi_agbd --output "{tmp_path}" | true; '
+              'echo "status=${PIPESTATUS[0]}" >&2')
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert "status=141" in r.stderr, r.stderr
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert list((tmp_path / "gedi_agbd").rglob("*.h5")), "the samples were written before the print"
