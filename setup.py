@@ -37,6 +37,11 @@ setup(
         # imports both apache_beam and mlcroissant at start without declaring them
         "beam": ["apache-beam", "mlcroissant"],
         "test": ["pytest", "pytest-xdist"],
+        # Keras 3's other backends (KERAS_BACKEND=jax or torch; tests/test_keras_backends.py).
+        # torch pinned to the release whose CPU wheel pip finds locally (an open range
+        # pulls a CUDA build of several GB): CPU users elsewhere take it from
+        # https://download.pytorch.org/whl/cpu
+        "backends": ["jax", "torch==2.13.0"],
     },
     entry_points={"console_scripts": ["eo-tfds=conversion.cli:main"]},
 )

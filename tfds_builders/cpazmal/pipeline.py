@@ -161,12 +161,21 @@ _VIEWS = {"scenario1": _temporal_stacking, "scenario2": _temporal_prediction,
           "scenario4_geometry": _domain_adaptation}
 
 
+def _pad_time(batch: tf.Tensor, shape, multiple: int) -> tf.Tensor:
+    """A batched tensor padded along its variable axes (None in ``shape``, the
+    per-example padded shape) to multiples of ``multiple``."""
+    for axis, size in enumerate(shape):
+        if size is None:
+            batch = ops.pad_to_multiple(batch, axis + 1, multiple)
+    return batch
+
+
 # ------------------------------------------------------------------- the pipeline
 
 def cpazmal(split: str = "train", *, config="scenario1", data_dir=None, batch_size: int = 16,
             groups=None, shuffle: bool | None = None, seed: int | None = None,
             normalize=True, with_mask: bool = True, shuffle_buffer: int = 256,
-            drop_remainder: bool = False) -> tf.data.Dataset:
+            drop_remainder: bool = False, pad_to_multiple: int | None = None) -> tf.data.Dataset:
     """A batched, prefetched dataset of one CPAZMAL scenario that ``model.fit`` takes as it is.
 
     Args:
@@ -185,6 +194,9 @@ def cpazmal(split: str = "train", *, config="scenario1", data_dir=None, batch_si
         with_mask: scenarios 1 and 2: x as a dict with the time masks (below); False: x
             is the image tensor alone (padded steps are all 0 there, but so can be a
             step with no data).
+        pad_to_multiple: scenarios 1 and 2: ``K``: every padded length (T, T1, T2)
+            rounded up to a multiple of ``K`` (more padded steps, 0 in the masks), so
+            that XLA and jax compile a bounded number of shapes.
 
     Yields (B = batch, ws = window size); every no-data value (NaN, and
     ``info.metadata["nodata_value"]``, -999) is 0:
@@ -200,6 +212,7 @@ def cpazmal(split: str = "train", *, config="scenario1", data_dir=None, batch_si
     - scenario4: ``(image (B, ws, ws, 2) float32, label int32 (B,))``;
       scenario4_geometry the same with ``(B, ws, ws, 1)``.
     """
+    pad_to_multiple = ops.check_pad_to_multiple(pad_to_multiple)
     # source: which records
     source = ops.source(_builder(config, data_dir), split, shuffle=shuffle,
                         training_splits=TRAINING_SPLITS)
@@ -220,8 +233,11 @@ def cpazmal(split: str = "train", *, config="scenario1", data_dir=None, batch_si
     if view.padded_shapes is None:
         ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=ops.AUTOTUNE)
     else:  # padded per batch along T, with zeros; the *_mask features say which steps are real
-        ds = ds.padded_batch(batch_size, padded_shapes=view.padded_shapes,
-                             drop_remainder=drop_remainder)
+        shapes = view.padded_shapes
+        ds = ds.padded_batch(batch_size, padded_shapes=shapes, drop_remainder=drop_remainder)
+        if pad_to_multiple:
+            ds = ds.map(lambda b: {k: _pad_time(v, shapes[k], pad_to_multiple) for k, v in b.items()},
+                        num_parallel_calls=ops.AUTOTUNE)
     return ds.map(view.keras(with_mask), num_parallel_calls=ops.AUTOTUNE).prefetch(ops.AUTOTUNE)
 
 

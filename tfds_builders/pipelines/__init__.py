@@ -21,6 +21,7 @@ from tfds_builders.pipelines.ops import (
     load_builder,
     normalize,
     padded_crop_origins,
+    pad_to_multiple,
     random_crop_origin,
     random_gamma,
     random_rot_flip,
@@ -61,5 +62,6 @@ __all__ = [
     "AUTOTUNE", "band_stats", "box_mask", "center_crop_origin", "finish", "gaussian_noise",
     "grid_tiles", "label_weights", "load_builder", "normalize", "random_crop_origin",
     "crop_box_containing", "padded_crop_origins",
+    "grid_tiles", "label_weights", "load_builder", "normalize", "pad_to_multiple", "random_crop_origin",
     "random_gamma", "random_rot_flip", "read_examples", "sub_seed", "to_keras", "with_seeds",
 ]

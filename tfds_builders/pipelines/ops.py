@@ -391,6 +391,35 @@ def to_keras(ds: tf.data.Dataset, x: str = "x", y: str = "y", weight: str | None
     return ds.map(lambda e: (e[x], e[y], e[weight]), num_parallel_calls=AUTOTUNE)
 
 
+def check_pad_to_multiple(pad_to_multiple) -> int | None:
+    """``pad_to_multiple`` as an int, or None; a ValueError unless None or an int >= 1."""
+    if pad_to_multiple is None:
+        return None
+    if isinstance(pad_to_multiple, bool) or not isinstance(pad_to_multiple, (int, np.integer)) \
+            or pad_to_multiple < 1:
+        raise ValueError(f"pad_to_multiple must be a positive int or None, not {pad_to_multiple!r}")
+    return int(pad_to_multiple)
+
+
+def round_up(n: int, multiple: int | None) -> int:
+    """``n`` rounded up to a multiple of ``multiple`` (``n`` itself for None)."""
+    return n if not multiple else -(-n // multiple) * multiple
+
+
+def pad_to_multiple(t: tf.Tensor, axis: int, multiple: int | None) -> tf.Tensor:
+    """``t`` padded with zeros at the end of ``axis`` to the next multiple of ``multiple``
+    (a batch of series padded to its longest one, made one of a bounded number of
+    lengths: XLA and jax compile a step once per shape). None: ``t`` as it is."""
+    if not multiple or multiple == 1:
+        return t
+    rank = t.shape.rank
+    axis = axis % rank
+    length = tf.shape(t)[axis]
+    paddings = [[0, 0]] * rank
+    paddings[axis] = [0, (-length) % multiple]
+    return tf.pad(t, paddings)
+
+
 def finish(ds: tf.data.Dataset, batch_size: int, *, drop_remainder: bool = False) -> tf.data.Dataset:
     """Batch and prefetch (last, as the tf.data guide says)."""
     return ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)

@@ -555,35 +555,58 @@ def read_records(builder: tfds.core.DatasetBuilder, split: str, *, shuffle: bool
                          deterministic=True)
 
 
-def data_source_examples(builder: tfds.core.DatasetBuilder, split: str, *, shuffle: bool = False,
-                         seed: int | None = None) -> tf.data.Dataset:
-    """Decoded examples of any split string of an ArrayRecord build (``tfds.data_source``,
-    which checks the records' hashes), in order or a new permutation each epoch; a read
-    that fails names the shard and the record."""
-    source = builder.as_data_source(split)
-    slices = file_slices(builder, split)
-    ends = np.cumsum([s.take for s in slices])
-    spec = builder.info.features.get_tensor_spec()
-    epoch = [0]
+class DataSourceReader:
+    """Serialized records of any split string of an ArrayRecord build, read by position
+    through ``tfds.data_source`` (its reader checks the records' hashes); a read that
+    fails, or bytes that are no ``tf.train.Example``, name the shard and the record.
 
-    def where(i: int) -> tuple[str, int]:
-        k = int(np.searchsorted(ends, i, side="right"))
-        return slices[k].path, slices[k].skip + i - (int(ends[k - 1]) if k else 0)
+    Graph-mode through :meth:`dataset`: positions from :func:`index_dataset` and a
+    stateless ``tf.numpy_function`` per group of positions, so an iterator of it can be
+    saved with ``tf.train.Checkpoint`` (a ``from_generator`` reader cannot: its state
+    lives in Python)."""
 
-    def generate():
-        n = len(source)
-        if shuffle:
-            rng = np.random.default_rng(None if seed is None else [seed, epoch[0]])
-            epoch[0] += 1
-            order = rng.permutation(n)
-        else:
-            order = range(n)
-        for i in order:
+    def __init__(self, builder: tfds.core.DatasetBuilder, split: str):
+        self.source = builder.as_data_source(split).data_source  # raw bytes, not decoded
+        self.slices = file_slices(builder, split)
+        self._ends = np.cumsum([s.take for s in self.slices])
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def where(self, i: int) -> tuple[str, int]:
+        """``(shard, record number in it)`` of position ``i``."""
+        k = int(np.searchsorted(self._ends, i, side="right"))
+        return self.slices[k].path, self.slices[k].skip + i - (int(self._ends[k - 1]) if k else 0)
+
+    def read_batch(self, positions) -> np.ndarray:
+        out = np.empty(len(positions), object)
+        for k, i in enumerate(positions):
             try:
-                yield source[int(i)]
-            except (RuntimeError, OSError, ValueError) as e:  # riegeli's hash check, bytes that do not parse
-                path, number = where(int(i))
+                record = self.source[int(i)]
+                tf.train.Example.FromString(record)  # bytes that do not parse fail here, named
+            except Exception as e:  # riegeli's hash check, protobuf's DecodeError
+                path, number = self.where(int(i))
                 raise SourceDataError(path, f"record {number} cannot be read ({type(e).__name__}: "
                                       f"{' '.join(str(e).split())[:200]})", _REBUILD) from e
+            out[k] = record
+        return out
 
-    return tf.data.Dataset.from_generator(generate, output_signature=spec)
+    def dataset(self, *, shuffle: bool, seed: int | None, per_call: int = 16) -> tf.data.Dataset:
+        """Serialized records (``tf.string`` scalars) in order, or a new full permutation
+        each epoch with ``shuffle``."""
+        read = lambda positions: tf.numpy_function(  # noqa: E731
+            self.read_batch, [positions], tf.string, stateful=False)
+        ds = index_dataset(self, shuffle=shuffle, seed=seed).batch(per_call)
+        ds = ds.map(lambda p: tf.ensure_shape(read(p), [None]), num_parallel_calls=tf.data.AUTOTUNE,
+                    deterministic=True)
+        return ds.unbatch()
+
+
+def data_source_examples(builder: tfds.core.DatasetBuilder, split: str, *, shuffle: bool = False,
+                         seed: int | None = None) -> tf.data.Dataset:
+    """Decoded examples of any split string of an ArrayRecord build (:class:`DataSourceReader`,
+    parsed with the builder's own features), in order or a new permutation each epoch."""
+    from tfds_builders.pipelines.ops import record_decoder
+
+    return DataSourceReader(builder, split).dataset(shuffle=shuffle, seed=seed).map(
+        record_decoder(builder), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

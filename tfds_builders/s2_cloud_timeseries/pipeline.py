@@ -53,7 +53,7 @@ def s2_cloud_timeseries(split: str, *, config: str | None = None, data_dir=None,
                         shuffle: bool | None = None, seed: int | None = None,
                         shuffle_buffer: int = 128, padding: str | None = None,
                         source_weights: bool = False, drop_remainder: bool = False,
-                        noise_stddev: float = 0.03,
+                        noise_stddev: float = 0.03, pad_to_multiple: int | None = None,
                         crop_mode: str | None = None) -> tf.data.Dataset:
     """A batched, prefetched ``(x, y, sample_weight)`` dataset that ``model.fit`` takes as it is.
 
@@ -89,6 +89,10 @@ def s2_cloud_timeseries(split: str, *, config: str | None = None, data_dir=None,
             the labelled real one and a recurrent model ends on it).
         source_weights: multiply the sample weights by the stored (publisher-reserved)
             ``weights`` per timestamp.
+        pad_to_multiple: ``K``: every batch's ``T`` rounded up to a multiple of ``K``
+            (more padded steps, masked as any), so that XLA and jax compile a bounded
+            number of shapes; with ``max_length`` (still cutting the series),
+            ``T`` is ``max_length`` rounded up.
         crop_mode: the former name of ``mode`` (deprecated: a DeprecationWarning).
 
     Yields:
@@ -97,7 +101,8 @@ def s2_cloud_timeseries(split: str, *, config: str | None = None, data_dir=None,
         steps) and ``sample_weight`` float32 ``(B, T)``: 1 on real steps (the stored
         weight with ``source_weights``), 0 on padded ones: the mask. ``target="last"``: ``y`` int32 ``(B,)`` and ``sample_weight``
         float32 ``(B,)`` (1, or the stored weight with ``source_weights``).
-        ``T`` is the batch's longest series, or ``max_length`` when given.
+        ``T`` is the batch's longest series, or ``max_length`` when given (each rounded
+        up to a multiple of ``pad_to_multiple``).
     """
     if crop_mode is not None:
         warnings.warn("s2_cloud_timeseries(crop_mode=...) is deprecated: use mode=...",
@@ -113,6 +118,7 @@ def s2_cloud_timeseries(split: str, *, config: str | None = None, data_dir=None,
         padding = "post" if target == "sequence" else "pre"
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, not {padding!r}")
+    pad_to_multiple = ops.check_pad_to_multiple(pad_to_multiple)
 
     # ------------------------------------------------------------------ source
     source = ops.source(NAME if config is None else f"{NAME}/{config}", split, data_dir,
@@ -199,7 +205,8 @@ def s2_cloud_timeseries(split: str, *, config: str | None = None, data_dir=None,
             per_example, num_parallel_calls=ops.AUTOTUNE, deterministic=True)
 
     # -------------------------------------------------------- batch and finish
-    steps = max_length  # None: the batch's longest
+    # None: the batch's longest (rounded up in to_keras)
+    steps = None if max_length is None else ops.round_up(max_length, pad_to_multiple)
     ds = ds.padded_batch(
         batch_size,
         padded_shapes={"x": [steps, side_h, side_w, nbands], "labels": [steps],
@@ -208,6 +215,9 @@ def s2_cloud_timeseries(split: str, *, config: str | None = None, data_dir=None,
 
     def to_keras(batch):
         x, labels, weights, real = batch["x"], batch["labels"], batch["weights"], batch["real"]
+        if steps is None:  # padded steps at the end, before "pre" turns them round
+            x, labels, weights, real = (ops.pad_to_multiple(v, 1, pad_to_multiple)
+                                        for v in (x, labels, weights, real))
         if padding == "pre":
             x, labels, weights, real = (tf.reverse(v, [1]) for v in (x, labels, weights, real))
         weights = weights * real  # 0 on padded steps
