@@ -346,6 +346,9 @@ class CropReader(_Shards):
     #: a page fault per 64 KiB when the same pages are read again)
     release_pages = False
 
+    #: ask for the batch's bytes before copying them (:meth:`_read_ahead`)
+    readahead = True
+
     def __init__(self, index: RecordIndex, layout: Mapping, names: Sequence[str], crop_size: int,
                  affine: Mapping[str, tuple | None] | None = None,
                  gamma_scale: Mapping[str, float] | None = None,
@@ -474,6 +477,8 @@ class CropReader(_Shards):
         if self._noise and noise_seed is not None:
             key = [int(v) & 0xFFFFFFFFFFFFFFFF for v in np.ravel(noise_seed)]
             rng = np.random.Generator(np.random.SFC64(np.random.SeedSequence(key)))
+        if self.readahead:
+            self._read_ahead(positions, rows)
         for k in range(n):
             m, offset, _ = self.checked(int(positions[k]))
             row, col = int(rows[k]), int(cols[k])
@@ -496,6 +501,29 @@ class CropReader(_Shards):
                 lo -= lo % mmap.PAGESIZE
                 m.madvise(mmap.MADV_DONTNEED, lo, min(hi, len(m)) - lo)
         return outs
+
+    def _read_ahead(self, positions, rows) -> None:
+        """Ask the kernel for the bytes the batch will read, all records at once
+        (``MADV_WILLNEED``: asynchronous reads of what is not in the page cache yet, so a
+        cold disk serves the batch's records in parallel instead of one page fault after
+        another): the whole record when its CRC is still to be checked, else the crop's
+        rows only. Pages already cached cost a look-up each."""
+        idx = self.index
+        page = mmap.PAGESIZE
+        for k in range(len(positions)):
+            position = int(positions[k])
+            shard, offset, length = int(idx.shard[position]), int(idx.offset[position]), int(idx.length[position])
+            m = self.map(shard)
+            if offset in self._verified[shard]:
+                row = int(rows[k])
+                lo = offset + min(e[1] + row * b for e, b in zip(self._entries, self._row_bytes))
+                hi = offset + max(e[1] + (row + self.crop_size) * b for e, b in zip(self._entries, self._row_bytes))
+            else:
+                lo, hi = offset, offset + length + 4
+            lo -= lo % page
+            hi = min(hi, len(m))
+            if hi > lo:
+                m.madvise(mmap.MADV_WILLNEED, lo, hi - lo)
 
     def _copy_crop(self, target: np.ndarray, window: np.ndarray, s: int, table, affine, noise) -> None:
         """``target`` (crop, crop[, C]) from the stored ``window`` under symmetry ``s``, through
