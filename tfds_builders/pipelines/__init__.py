@@ -18,6 +18,7 @@ from tfds_builders.pipelines.ops import (
     grid_tiles,
     label_weights,
     load_builder,
+    noise_pool,
     normalize,
     random_crop_origin,
     random_gamma,
@@ -57,6 +58,6 @@ __all__ = [
     "cloudsen12_hq", "s2_cloud_timeseries", "gedi_agbd", "glacier_interp", "covering_crop_origin",
     "cpazmal", "cpazmal_group_split",
     "AUTOTUNE", "band_stats", "box_mask", "center_crop_origin", "finish", "gaussian_noise",
-    "grid_tiles", "label_weights", "load_builder", "normalize", "random_crop_origin",
+    "grid_tiles", "label_weights", "load_builder", "noise_pool", "normalize", "random_crop_origin",
     "random_gamma", "random_rot_flip", "read_examples", "sub_seed", "to_keras", "with_seeds",
 ]
