@@ -27,6 +27,8 @@ setup(
         "array_record",
         # hardware CRC32C for the TFRecord framing of the shard writer
         "crc32c",
+        # tf.train.Example read and written without TensorFlow (parsers.tf_example)
+        "protobuf",
     ],
     extras_require={
         "cpu": ["tensorflow-cpu>=2.16"],

@@ -59,7 +59,7 @@ def child_build_beam(manual: str, data: str) -> dict:
     import apache_beam as beam
     import psutil
 
-    from conversion.cli import beam_flags
+    from conversion.commands import beam_flags
 
     options = beam.options.pipeline_options.PipelineOptions(
         flags=beam_flags(f"direct_num_workers={WORKERS}"))

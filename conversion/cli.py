@@ -1,4 +1,4 @@
-"""``eo-tfds``: synth, build, extract, fuse-hdf5, verify, inspect, demo.
+"""``eo-tfds``: synth, build, extract, fuse-hdf5, verify, inspect, score, demo.
 
 Thin over the library: each command parses its arguments and calls parsers /
 tfds_builders. Errors in the user's input or data print one ``error:`` line on stderr
@@ -9,153 +9,30 @@ first mismatch.
 from __future__ import annotations
 
 import argparse
-import errno
-import importlib
 import os
 import signal
 import sys
-from pathlib import Path
 
-#: dataset name -> the parser module that reads it and writes its samples
-PARSERS = {
-    "cloudsen12_hq": "parsers.cloudsen12_hq",
-    "s2_cloud_timeseries": "parsers.s2_cloud_timeseries",
-    "cpazmal": "parsers.cpazmal",
-    "gedi_agbd": "parsers.gedi_agbd",
-    "glacier_interp": "parsers.glacier_interp",
-}
+from conversion import commands
+from conversion.commands import UsageError
 
-
-class UsageError(Exception):
-    """A command-line argument that cannot work (exit 2)."""
-
-
-def _quiet_tensorflow() -> None:
-    """Import TensorFlow without its start-up chatter, so errors stay one line on stderr."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" not in sys.modules and not os.environ.get("EO_TFDS_TF_LOGS"):
-        # the C++ runtime logs (oneDNN notice, absl preamble) at load time, before it
-        # reads TF_CPP_MIN_LOG_LEVEL: silence file descriptor 2 for the import only
-        saved = os.dup(2)
-        try:
-            with open(os.devnull, "w") as devnull:
-                os.dup2(devnull.fileno(), 2)
-                try:
-                    import tensorflow  # noqa: F401
-                except ImportError:
-                    pass
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-    try:
-        import absl.logging
-
-        absl.logging.set_verbosity(absl.logging.ERROR)
-    except ImportError:
-        pass
-
-
-def _dataset_name(spec: str) -> str:
-    name = spec.split("/")[0].split(":")[0]
-    if name not in PARSERS:
-        raise UsageError(f"unknown dataset {name!r}; known: {', '.join(PARSERS)}")
-    return name
-
-
-def _builder(spec: str, data_dir: str, **kwargs):
-    _quiet_tensorflow()
-    import tensorflow_datasets as tfds
-
-    import tfds_builders  # noqa: F401  (registers the builders)
-
-    name = _dataset_name(spec)
-    _check_folder(data_dir, "--data-dir")
-    try:
-        return tfds.builder(spec, data_dir=data_dir, **kwargs)
-    except (ValueError, tfds.core.registered.DatasetNotFoundError) as e:
-        configs = [c.name for c in tfds.builder_cls(name).BUILDER_CONFIGS]
-        if "/" in spec and not configs:
-            raise UsageError(f"{spec}: {name} has no configs; give it as {name}") from None
-        config = spec.split("/")[1].split(":")[0] if "/" in spec else None
-        if config is not None and config not in configs:
-            raise UsageError(f"{spec}: unknown config {config!r} of {name}; "
-                             f"valid: {', '.join(configs)}") from None
-        raise UsageError(f"{spec}: {' '.join(str(e).split())}") from None
-
-
-def _check_folder(path, option: str) -> None:
-    """A path given as a folder that is a file: say so before anything tries to write."""
-    if path is not None and os.path.exists(path) and not os.path.isdir(path):
-        raise UsageError(f"{option} {os.path.abspath(path)}: is a file, a folder was expected")
 
 
 # ------------------------------------------------------------------------ synth
 
 def cmd_synth(args) -> int:
-    names = list(PARSERS) if args.dataset == "all" else [_dataset_name(args.dataset)]
-    for name in names:
-        module = importlib.import_module(PARSERS[name])
-        root = Path(args.output) / name
-        try:
-            module.write_samples(root, seed=args.seed)
-        except OSError as e:
-            if e.errno is None and "written" in str(e):  # numpy's tofile on a full disk
-                raise OSError(errno.ENOSPC, str(e), str(root)) from e
-            raise
-        print(f"{name}: sample files written to {root}")
+    names = commands.dataset_names() if args.dataset == "all" else [commands.dataset_name(args.dataset)]
+    commands.synth(names, args.output, seed=args.seed)
     return 0
 
 
 # ------------------------------------------------------------------------ build
 
-def build(spec: str, manual_dir: str, data_dir: str, file_format: str = "tfrecord",
-          overwrite: bool = False, beam_options: list[str] | None = None):
-    """Prepare ``spec`` (``name[/config]``) from ``manual_dir`` into ``data_dir``; returns the builder."""
-    import tensorflow_datasets as tfds
-
-    if not Path(manual_dir).is_dir():
-        from parsers.errors import SourceDataError
-
-        raise SourceDataError(manual_dir, "manual dir is a file, a folder was expected"
-                              if Path(manual_dir).exists() else "manual dir does not exist",
-                              "pass the folder holding the dataset's source files")
-    # an overwrite may change the format: the prepared dataset's must not be imposed
-    builder = _builder(spec, data_dir, **({} if overwrite else {"file_format": file_format}))
-    options = {}
-    if beam_options is not None:
-        try:
-            import apache_beam as beam
-        except ImportError:
-            raise UsageError("--beam needs Apache Beam: pip install 'eo-tfds[beam]'") from None
-
-        options["beam_options"] = beam.options.pipeline_options.PipelineOptions(flags=beam_options)
-    config = tfds.download.DownloadConfig(
-        manual_dir=manual_dir, **options,
-        # an overwrite is built beside the prepared dataset, which stays until the swap
-        # (EoBuilder.download_and_prepare, which also holds the build lock)
-        download_mode=(tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS if overwrite
-                       else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS))
-    builder.download_and_prepare(download_config=config, file_format=file_format)
-    return builder
-
-
-def beam_flags(options: str | None = None) -> list[str]:
-    """Beam pipeline flags of ``build --beam``: the local DirectRunner with one worker
-    process per core, then ``options`` (comma-separated ``name=value``, as ``tfds build
-    --beam_pipeline_options``), which win: ``runner=DataflowRunner,project=...``."""
-    from tfds_builders.core import cores
-
-    flags = ["--runner=DirectRunner", f"--direct_num_workers={cores()}",
-             "--direct_running_mode=multi_processing",
-             "--default_sdk_harness_log_level=WARNING"]  # workers log each channel at INFO
-    return flags + [f"--{opt.strip().lstrip('-')}" for opt in (options or "").split(",") if opt.strip()]
-
-
 def cmd_build(args) -> int:
     beam_options = None
     if args.beam or args.beam_options:
-        beam_options = beam_flags(args.beam_options)
-    builder = build(args.dataset, args.manual_dir, args.data_dir, args.file_format,
+        beam_options = commands.beam_flags(args.beam_options)
+    builder = commands.build(args.dataset, args.manual_dir, args.data_dir, args.file_format,
                     args.overwrite, beam_options)
     runner = [f.split("=", 1)[1] for f in beam_options or [] if f.startswith("--runner=")]
     print(f"{builder.info.full_name} in {builder.data_dir}"
@@ -169,25 +46,7 @@ def cmd_build(args) -> int:
 # ---------------------------------------------------------------------- extract
 
 def cmd_extract(args) -> int:
-    from parsers import s2_cloud_timeseries as s2_cloud
-    from parsers.errors import SourceDataError
-
-    src = Path(args.input)
-    if src.is_dir():
-        archives = sorted(src.rglob("*.7z"))
-        if not archives:
-            raise SourceDataError(src, "no .7z archive in this folder", "point --input at an archive or a folder of them")
-    elif src.is_file():
-        archives = [src]
-    else:
-        raise SourceDataError(src, "no such file or folder", "point --input at a .7z archive or a folder of them")
-    if args.md5 and len(archives) > 1:
-        raise UsageError("--md5 goes with a single archive; for a folder, put each .md5 beside its archive")
-    for archive in archives:
-        md5 = args.md5 if args.md5 else s2_cloud.find_md5(archive)
-        out = Path(args.output) if len(archives) == 1 else Path(args.output) / archive.relative_to(src).with_suffix("")
-        members = s2_cloud.extract_archive(archive, out, md5=md5, progress=True)
-        print(f"{archive.name}: {len(members)} files in {out}")
+    commands.extract(args.input, args.output, md5=args.md5)
     return 0
 
 
@@ -210,9 +69,7 @@ def cmd_fuse(args) -> int:
 def cmd_verify(args) -> int:
     from conversion import checks
 
-    builder = _builder(args.dataset, args.data_dir)
-    if not builder.is_prepared():
-        raise UsageError(f"{args.dataset} is not prepared in {args.data_dir}: run `eo-tfds build` first")
+    builder = commands.prepared_builder(args.dataset, args.data_dir)
     problem = checks.verify(builder, manual_dir=args.manual_dir, note=lambda text: print(f"note: {text}"))
     if problem:
         print(f"mismatch: {problem}", file=sys.stderr)
@@ -228,9 +85,7 @@ def cmd_verify(args) -> int:
 def cmd_inspect(args) -> int:
     from conversion import checks
 
-    builder = _builder(args.dataset, args.data_dir)
-    if not builder.is_prepared():
-        raise UsageError(f"{args.dataset} is not prepared in {args.data_dir}: run `eo-tfds build` first")
+    builder = commands.prepared_builder(args.dataset, args.data_dir)
     print(checks.describe(builder))
     if args.png:
         splits = builder.info.splits
@@ -244,6 +99,21 @@ def cmd_inspect(args) -> int:
         path = checks.preview(builder, args.png, split=split, index=args.index, count=args.count)
         shown = min(args.count, size - args.index)
         print(f"preview of {split} examples {args.index}..{args.index + shown - 1} written to {path}")
+    return 0
+
+
+# ------------------------------------------------------------------------ score
+
+def cmd_score(args) -> int:
+    if commands.dataset_name(args.dataset) != "cloudsen12_hq" or "/" in args.dataset:
+        raise UsageError(f"score works on cloudsen12_hq (its detectors config), not {args.dataset}")
+    commands.check_folder(args.data_dir, "--data-dir")
+    from tfds_builders.cloudsen12_hq.score import format_table, score_images, summarise, write_csv
+
+    images = score_images(args.data_dir, args.split, args.model or args.predictions)
+    print(format_table(summarise(images)))  # = score(...), whose per-image rows the CSV holds
+    if args.csv:
+        print(f"per-image values written to {write_csv(images, args.csv)}")
     return 0
 
 
@@ -313,6 +183,17 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--count", type=int, default=4, help="examples in the preview, one row each (default 4)")
     s.set_defaults(func=cmd_inspect)
 
+    s = sub.add_parser("score", help="score the published cloud detectors (and a model) against "
+                                      "manual_hq (cloudsen12_hq, its detectors config)")
+    s.add_argument("dataset", help="cloudsen12_hq")
+    s.add_argument("--data-dir", required=True)
+    s.add_argument("--split", default="test", help="a split string (default: test)")
+    given = s.add_mutually_exclusive_group()
+    given.add_argument("--model", help="a saved Keras model, applied to the l1c images of the split")
+    given.add_argument("--predictions", help="a .npy array (N, 512, 512) of classes 0..3 in split order")
+    s.add_argument("--csv", help="write the per-image values here")
+    s.set_defaults(func=cmd_score)
+
     s = sub.add_parser("demo", help="the whole story on synthetic data")
     s.add_argument("--workdir", help="keep everything here (default: a temporary folder)")
     s.add_argument("--datasets", nargs="*", help="only these datasets")
@@ -361,13 +242,21 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        _quiet_tensorflow()  # before anything imports TensorFlow; Ctrl-C may come here too
+        commands.quiet_tensorflow()  # before anything imports TensorFlow; Ctrl-C may come here too
         args = make_parser().parse_args(argv)
         return args.func(args)
     except KeyboardInterrupt as e:
         what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
         print(f"error: {what}; nothing half-written was kept, run the command again", file=sys.stderr)
         return 143 if isinstance(e, Terminated) else 130
+    except BrokenPipeError:
+        # the reader of our output went away (`eo-tfds inspect ... | head`): not an error
+        # of ours or of the data; stop quietly, as a command killed by SIGPIPE does
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
     except Exception as e:
         if debug:
             raise

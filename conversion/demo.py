@@ -6,7 +6,6 @@ pipeline, and a tiny Keras model for its task. The demo prints one table row eac
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import tempfile
 import time
@@ -147,15 +146,17 @@ RECIPES: dict[str, Recipe] = {
 
 
 def run(workdir: str | None = None, datasets: list[str] | None = None) -> int:
-    from conversion import cli
+    from conversion import commands
 
-    cli._quiet_tensorflow()  # pylint: disable=protected-access
+    commands.quiet_tensorflow()
     import keras
+
+    from tfds_builders import DATASETS
 
     names = datasets or list(RECIPES)
     unknown = [n for n in names if n not in RECIPES]
     if unknown:
-        raise cli.UsageError(f"no demo for {', '.join(unknown)}; available: {', '.join(RECIPES)}")
+        raise commands.UsageError(f"no demo for {', '.join(unknown)}; available: {', '.join(RECIPES)}")
     temp = None
     if workdir is None:
         temp = tempfile.mkdtemp(prefix="eo-tfds-demo-")
@@ -166,11 +167,10 @@ def run(workdir: str | None = None, datasets: list[str] | None = None) -> int:
         for name in names:
             recipe = RECIPES[name]
             t0 = time.time()
-            module = importlib.import_module(cli.PARSERS[name])
             manual = root / "samples" / name
-            module.write_samples(manual, seed=0)
+            DATASETS[name].parser.write_samples(manual, seed=0)
             t1 = time.time()
-            builder = cli.build(recipe.spec, str(manual), str(root / "data"))
+            builder = commands.build(recipe.spec, str(manual), str(root / "data"))
             t2 = time.time()
             counts = ", ".join(f"{k} {v.num_examples}" for k, v in builder.info.splits.items())
             train, val = recipe.pipeline(str(root / "data"))

@@ -13,8 +13,10 @@ import pytest
 #: the builds of the matrices: spec -> sample folder name
 MATRIX_SPECS = {
     "cloudsen12_hq/l1c": "cloudsen12_hq",
+    "cloudsen12_hq/detectors": "cloudsen12_hq",
     "gedi_agbd": "gedi_agbd",
     "s2_cloud_timeseries": "s2_cloud_timeseries",
+    "s2_cloud_timeseries/joined": "s2_cloud_timeseries",
     "glacier_interp/scenes": "glacier_interp",
     "cpazmal/scenario1": "cpazmal",
     "cpazmal/scenario4": "cpazmal",

@@ -15,7 +15,7 @@ import tensorflow_datasets as tfds
 import tfds_builders  # noqa: F401
 from conversion import checks
 from parsers import cloudsen12_hq as cloudsen12, s2_cloud_timeseries as s2_cloud
-from tests.test_cli import changed_source, run
+from tests.test_cli import changed_source, run, version_dir
 from tfds_builders import pipelines
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -89,7 +89,7 @@ def test_cli_build_and_verify_array_record(builds, tmp_path):
     r = run("build", "cloudsen12_hq/l2a", "--manual-dir", manual, "--data-dir", data,
             "--file-format", "array_record")
     assert r.returncode == 0, r.stderr
-    assert list((data / "cloudsen12_hq" / "l2a" / "1.0.0").glob("*-train.array_record-*"))
+    assert list(version_dir(data, "l2a").glob("*-train.array_record-*"))
     r = run("verify", "cloudsen12_hq/l2a", "--data-dir", data, "--manual-dir", manual)
     assert r.returncode == 0, r.stderr
     assert "bit for bit" in r.stdout
@@ -101,7 +101,7 @@ def test_cli_build_and_verify_array_record(builds, tmp_path):
     assert f"source file {changed / 'val' / layer} changed since the build" in r.stderr
     # ... and without the record of the sources (an older build) the changed value is found
     # in the array_record build, naming split, record and the source layer
-    meta_path = data / "cloudsen12_hq" / "l2a" / "1.0.0" / "metadata.json"
+    meta_path = version_dir(data, "l2a") / "metadata.json"
     meta = json.loads(meta_path.read_text())
     del meta["source_files"]
     meta_path.write_text(json.dumps(meta))

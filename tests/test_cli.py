@@ -39,6 +39,13 @@ def built(synth, tmp_path_factory):
     return data
 
 
+def version_dir(data, config):
+    """The prepared version folder of ``cloudsen12_hq/<config>`` (whatever the VERSION)."""
+    (folder,) = [p for p in (data / "cloudsen12_hq" / config).iterdir()
+                 if p.is_dir() and not p.name.startswith("incomplete")]
+    return folder
+
+
 def test_synth_writes_the_layout(synth):
     assert (synth / "train" / "L1C_B1.dat").is_file() and (synth / "val" / "manual_hq.dat").is_file()
     assert (synth / "test" / "S1_VV.dat").stat().st_size % (512 * 512 * 4) == 0
@@ -50,7 +57,7 @@ def test_verify_ok_then_flipped_byte_fails(built, synth, tmp_path):
     assert "bit for bit" in r.stdout
     copy = tmp_path / "data"
     shutil.copytree(built, copy)
-    shard = next((copy / "cloudsen12_hq" / "l1c" / "1.0.0").glob("*-train.tfrecord-*"))
+    shard = next(version_dir(copy, "l1c").glob("*-train.tfrecord-*"))
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0xFF
     shard.write_bytes(bytes(data))
@@ -80,7 +87,7 @@ def test_verify_detects_a_changed_source(built, synth, tmp_path):
     assert line.startswith(f"mismatch: source file {manual / 'test' / 'L1C_B3.dat'} changed since the build (crc32c ")
     assert line.endswith(", same size)") and "\n" not in line
     # only the layers of the config and the labels are recorded, not l2a, s1 or extra layers
-    meta = json.loads((built / "cloudsen12_hq" / "l1c" / "1.0.0" / "metadata.json").read_text())
+    meta = json.loads((version_dir(built, "l1c") / "metadata.json").read_text())
     assert sorted(meta["source_files"]) == sorted(
         p.relative_to(synth).as_posix() for p in synth.rglob("*.dat")
         if p.name.startswith("L1C_") or p.name in ("manual_hq.dat", "LABEL_manual_hq.dat"))
@@ -143,7 +150,9 @@ def test_empty_manual_dir_and_unknown_dataset(tmp_path):
 
 def test_stale_incomplete_folder_is_cleared(synth, tmp_path):
     data = tmp_path / "data"
-    stale = data / "cloudsen12_hq" / "s1" / "incomplete.ABC123_1.0.0"
+    from tfds_builders import Cloudsen12Hq
+
+    stale = data / "cloudsen12_hq" / "s1" / f"incomplete.ABC123_{Cloudsen12Hq.VERSION}"
     stale.mkdir(parents=True)
     (stale / "cloudsen12_hq-train.tfrecord-00000-of-00001").write_bytes(b"half")
     r = run("build", "cloudsen12_hq/s1", "--manual-dir", synth, "--data-dir", data)
@@ -154,7 +163,7 @@ def test_stale_incomplete_folder_is_cleared(synth, tmp_path):
 def test_overwrite_rebuilds_a_prepared_dataset(synth, tmp_path):
     data = tmp_path / "data"
     assert run("build", "cloudsen12_hq/s1", "--manual-dir", synth, "--data-dir", data).returncode == 0
-    shard = next((data / "cloudsen12_hq" / "s1" / "1.0.0").glob("*-train.tfrecord-*"))
+    shard = next(version_dir(data, "s1").glob("*-train.tfrecord-*"))
     shard.write_bytes(b"stale")
     r = run("build", "cloudsen12_hq/s1", "--manual-dir", synth, "--data-dir", data)
     assert r.returncode == 0 and shard.read_bytes() == b"stale"  # prepared: reused as is
@@ -171,3 +180,17 @@ def test_console_script_is_installed():
         pytest.skip("project not installed in this interpreter's environment (make test installs it)")
     r = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "synth" in r.stdout and "fuse-hdf5" in r.stdout
+
+
+def test_output_into_a_closed_pipe_is_not_an_internal_error(tmp_path):
+    """`eo-tfds ... | head`: the reader leaves before the command prints; the command
+    stops quietly (status 141, as after SIGPIPE), with no "internal error" and no
+    traceback, and the work it did is complete."""
+    env = dict(os.environ, EO_TFDS_PROGRESS="0")
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    script = (f'"{sys.executable}" -m conversion synth gedi_agbd --output "{tmp_path}" | true; '
+              'echo "status=${PIPESTATUS[0]}" >&2')
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert "status=141" in r.stderr, r.stderr
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert list((tmp_path / "gedi_agbd").rglob("*.h5")), "the samples were written before the print"

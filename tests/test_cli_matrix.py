@@ -17,6 +17,9 @@ CASES = [pytest.param(spec, fmt, id=f"{spec}-{fmt}") for spec in MATRIX_SPECS fo
 
 def info_json(root, spec, fmt) -> dict:
     name, *config = spec.split("/")
+    default = root / fmt / name / ".config" / "metadata.json"  # TFDS notes a default config there
+    if not config and default.is_file():
+        config = [json.loads(default.read_text())["default_config_name"]]
     folder = root / fmt / name / (config[0] if config else "")
     (version,) = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("incomplete")]
     return json.loads((version / "dataset_info.json").read_text())

@@ -59,7 +59,10 @@ def test_writer_layout_and_padding(samples):
 
 @pytest.mark.parametrize("stem,canonical", [
     ("L1C_B4", "L1C_B4"), ("L1C_B04", "L1C_B4"), ("L2A_B08A", "L2A_B8A"), ("L1C_B10", "L1C_B10"),
-    ("manual_hq", "LABEL_manual_hq"), ("LABEL_manual_hq", "LABEL_manual_hq"), ("S1_VV", "S1_VV")])
+    ("manual_hq", "LABEL_manual_hq"), ("LABEL_manual_hq", "LABEL_manual_hq"), ("S1_VV", "S1_VV"),
+    ("fmask", "LABEL_fmask"), ("LABEL_QA60", "LABEL_QA60"), ("qa60", "LABEL_QA60"), ("QA60", "LABEL_QA60"),
+    ("kappamask_L1C", "LABEL_kappamask_L1C"), ("label_kappamask_l2a", "LABEL_kappamask_L2A"),
+    ("EXTRA_LC10", "EXTRA_LC10")])
 def test_layer_spellings(stem, canonical):
     assert src.canonical_layer_name(stem) == canonical
 
@@ -342,17 +345,17 @@ def test_crops_from_record_bytes_and_fallback(data_dir, samples):
 
 def _shifted(record: bytes) -> bytes:
     """The same example with one more map entry in front: valid, other offsets."""
-    from tfds_builders import core
+    from tfds_builders import encoding
 
     pos = 1
     while record[pos] & 0x80:
         pos += 1
     entries = record[pos + 1:]
-    bytes_list = core._len_prefixed(1, 1) + b"x"
-    feature = core._len_prefixed(1, len(bytes_list)) + bytes_list
-    body = core._len_prefixed(1, 5) + b"extra" + core._len_prefixed(2, len(feature)) + feature
-    extra = core._len_prefixed(1, len(body)) + body
-    return core._len_prefixed(1, len(extra) + len(entries)) + extra + entries
+    bytes_list = encoding._len_prefixed(1, 1) + b"x"
+    feature = encoding._len_prefixed(1, len(bytes_list)) + bytes_list
+    body = encoding._len_prefixed(1, 5) + b"extra" + encoding._len_prefixed(2, len(feature)) + feature
+    extra = encoding._len_prefixed(1, len(body)) + body
+    return encoding._len_prefixed(1, len(extra) + len(entries)) + extra + entries
 
 
 def test_record_index_points_at_every_record(data_dir):
@@ -437,3 +440,140 @@ def test_augmented_pipeline_on_the_offset_reader(data_dir):
     x, y, w = next(iter(ds))
     assert x.shape == (3, 48, 48, 13) and y.shape == (3, 48, 48) and w.shape == (3, 48, 48)
     assert set(np.unique(w.numpy())) <= {0.0, 1.0}
+
+
+# ------------------------------------------------------------- config detectors
+
+#: the detector layers as the source format has them: mask key -> (layer, dtype)
+DETECTOR_LAYERS = {
+    "fmask": ("LABEL_fmask", np.int16), "qa60": ("LABEL_QA60", np.int8),
+    "s2cloudless": ("LABEL_s2cloudless", np.int8), "sen2cor": ("LABEL_sen2cor", np.int8),
+    "cd_fcnn_rgbi": ("LABEL_cd_fcnn_rgbi", np.int8), "cd_fcnn_rgbi_swir": ("LABEL_cd_fcnn_rgbi_swir", np.int8),
+    "kappamask_l1c": ("LABEL_kappamask_L1C", np.int8), "kappamask_l2a": ("LABEL_kappamask_L2A", np.int8),
+}
+
+
+def raw_detector(folder, layer, dtype):
+    """A detector layer read from its file, either spelling (``LABEL_fmask.dat``, ``fmask.dat``)."""
+    for stem in (layer, layer[len("LABEL_"):]):
+        if os.path.exists(os.path.join(folder, f"{stem}.dat")):
+            return raw_layer(folder, stem, dtype)
+    raise AssertionError(f"no file for {layer} in {folder}")
+
+
+@pytest.fixture(scope="module")
+def detectors_dir(samples, tmp_path_factory):
+    data = tmp_path_factory.mktemp("cs_detectors")
+    from tests.conftest import cli
+
+    code, _, err = cli("build", "cloudsen12_hq/detectors", "--manual-dir", samples, "--data-dir", data)
+    assert code == 0, err
+    return data
+
+
+def test_sample_detector_layers(samples):
+    """Both spellings are written, and every mask holds values its detector has."""
+    assert "LABEL_QA60.dat" in os.listdir(samples / "train") and "QA60.dat" in os.listdir(samples / "val")
+    allowed = {"fmask": {0, 1, 2, 3, 4}, "qa60": {0, 1, 2}, "sen2cor": {2, 3, 4, 5, 6, 8, 9, 10, 11},
+               "kappamask_l1c": {1, 2, 3, 4}, "kappamask_l2a": {1, 2, 3, 4}}
+    for folder in ("train", "val", "test"):
+        for key, (layer, dtype) in DETECTOR_LAYERS.items():
+            mask = raw_detector(samples / folder, layer, dtype)
+            assert mask.shape[0] == raw_layer(samples / folder, "L1C_B1" if folder != "val" else "L1C_B01",
+                                              np.int16).shape[0]
+            values = set(np.unique(mask[:, 1:510, 1:510]).tolist())
+            assert values <= allowed.get(key, {0, 1}), (folder, key, values)
+        # thick clouds are in every split: QA60 marks them opaque (1), Sen2Cor 8 or 9
+        qa60 = raw_detector(samples / folder, "LABEL_QA60", np.int8)
+        assert (qa60 == 1).any()
+
+
+def test_detectors_reader_matches_files(samples):
+    for folder in ("train", "val", "test"):
+        split = src.CloudSEN12Split(samples / folder, "detectors")
+        label = raw_detector(samples / folder, "LABEL_manual_hq", np.int8)
+        masks = {k: raw_detector(samples / folder, layer, dtype) for k, (layer, dtype) in DETECTOR_LAYERS.items()}
+        assert len(split) == len(label)
+        for i, ex in enumerate(split):
+            assert ex["id"] == f"{folder}/{i}" and "image" not in ex
+            assert set(ex["masks"]) == set(DETECTOR_LAYERS)
+            for key, mask in masks.items():
+                assert ex["masks"][key].dtype == mask.dtype and ex["masks"][key].tobytes() == mask[i].tobytes()
+            expected = np.where((label[i] >= 0) & (label[i] <= 3), label[i], 255).astype(np.uint8)
+            np.testing.assert_array_equal(ex["label"], expected)
+        split.close()
+
+
+def test_detectors_missing_layer_names_file(tmp_path, samples):
+    folder = tmp_path / "val"
+    shutil.copytree(samples / "val", folder)
+    os.remove(folder / "QA60.dat")
+    src.CloudSEN12Split(folder, "l1c")  # l1c does not need it
+    with pytest.raises(SourceDataError, match=r"LABEL_QA60\.dat: layer LABEL_QA60 missing for config 'detectors'"):
+        src.CloudSEN12Split(folder, "detectors")
+    shutil.copy(samples / "train" / "LABEL_fmask.dat", folder / "LABEL_fmask.dat")  # beside fmask.dat
+    with pytest.raises(SourceDataError, match=r"layer LABEL_fmask is also present as"):
+        src.CloudSEN12Split(folder, "detectors")
+
+
+def test_detectors_built_equal_sources(detectors_dir, samples):
+    builder = tfds.builder("cloudsen12_hq/detectors", data_dir=str(detectors_dir))
+    features = builder.info.features
+    assert "image" not in features and set(features["masks"].keys()) == set(DETECTOR_LAYERS)
+    for key, (_, dtype) in DETECTOR_LAYERS.items():
+        assert features["masks"][key].np_dtype == dtype and features["masks"][key].shape == (P, P)
+    assert builder.info.metadata["valid_box"] == [1, 1, 510, 510]
+    assert builder.info.metadata["masks"]["qa60"] == "LABEL_QA60"
+    assert "band_stats" not in builder.info.metadata
+    for split, folder in {"train": "train", "validation": "val", "test": "test"}.items():
+        label = raw_detector(samples / folder, "LABEL_manual_hq", np.int8)
+        masks = {k: raw_detector(samples / folder, layer, dtype) for k, (layer, dtype) in DETECTOR_LAYERS.items()}
+        got = list(tfds.as_numpy(tfds.load("cloudsen12_hq/detectors", split=split, data_dir=str(detectors_dir))))
+        assert sorted(int(ex["id"].decode().split("/")[1]) for ex in got) == list(range(len(label)))
+        for ex in got:
+            folder_name, index = ex["id"].decode().split("/")
+            assert folder_name == folder
+            i = int(index)
+            for key, mask in masks.items():
+                assert ex["masks"][key].dtype == mask.dtype and ex["masks"][key].tobytes() == mask[i].tobytes()
+            expected = np.where((label[i] >= 0) & (label[i] <= 3), label[i], 255).astype(np.uint8)
+            assert ex["label"].dtype == np.uint8
+            np.testing.assert_array_equal(ex["label"], expected)
+    with pytest.raises(ValueError, match="no image"):
+        pipelines.cloudsen12_hq("train", config="detectors", data_dir=str(detectors_dir))
+
+
+def test_detectors_verify_inspect_and_preview(detectors_dir, samples, tmp_path):
+    from tests.conftest import cli
+    from tests.test_previews import assert_panel_shows, painted, read_png
+    from tfds_builders.cloudsen12_hq import preview
+
+    code, out, err = cli("verify", "cloudsen12_hq/detectors", "--data-dir", detectors_dir, "--manual-dir", samples)
+    assert code == 0 and "bit for bit" in out, err
+    # a flipped byte in a detector layer is found, naming the layer
+    changed = tmp_path / "manual"
+    shutil.copytree(samples, changed)
+    with open(changed / "test" / "LABEL_sen2cor.dat", "r+b") as f:
+        f.seek(P * P + 300 * P + 300)  # patch 1
+        value = f.read(1)
+        f.seek(-1, 1)
+        f.write(bytes([value[0] ^ 0x01]))
+    code, _, err = cli("verify", "cloudsen12_hq/detectors", "--data-dir", detectors_dir, "--manual-dir", changed)
+    assert code == 1 and "LABEL_sen2cor.dat changed since the build" in err
+    png = tmp_path / "p.png"
+    code, out, err = cli("inspect", "cloudsen12_hq/detectors", "--data-dir", detectors_dir, "--png", png,
+                         "--split", "test", "--count", "1")
+    assert code == 0, err
+    assert "masks" in out and "fmask" in out and "kappamask_l2a" in out
+    pixels, panels, legend = read_png(png)
+    assert [p["panel"].split()[0] for p in panels] == ["label"] + list(preview.SHOWN_MASKS)
+    label = raw_detector(samples / "test", "LABEL_manual_hq", np.int8)[0]
+    stored = np.where((label >= 0) & (label <= 3), label.astype(np.int64), 255)
+    colours = preview.CLASS_COLOURS
+    assert_panel_shows(pixels, panels[0], painted(stored, range(4), colours, 255))
+    # fmask as the preview reads it (the README: cloud 4, shadow 2), padding grey
+    fmask = raw_detector(samples / "test", "LABEL_fmask", np.int16)[0]
+    shown = np.full((P, P), 255)
+    shown[1:510, 1:510] = np.select([fmask == 4, fmask == 2], [1, 3], 0)[1:510, 1:510]
+    assert_panel_shows(pixels, panels[1], painted(shown, range(4), colours, 255))
+    assert {"clear", "thick_cloud", "cloud_shadow"} <= set(legend)

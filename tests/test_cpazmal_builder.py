@@ -111,14 +111,22 @@ def test_features_as_spec(built):
 
 def test_config_fields_and_defaults():
     assert isinstance(SCENARIO1, tfds.core.BuilderConfig)
-    # declared in the class body (not generated), the parser's names and defaults
+    # declared in the class body (not generated): the publisher's names, the parser's defaults
     own = [f for f in dataclasses.fields(CpazmalConfig) if f.name in CpazmalConfig.__annotations__]
     assert tuple(f.name for f in own) == src.PARAM_NAMES
     assert [f.default for f in own] == [f.default for f in dataclasses.fields(src.ScenarioParams)]
+    plain = CpazmalConfig(name="plain")
+    assert type(plain.params) is src.ScenarioParams and plain.params == src.ScenarioParams()
     for name, config in CONFIGS.items():
         assert config.name == name
+        assert config.params == src.ScenarioParams.for_scenario(name)
         assert src.params_from(config) == src.ScenarioParams.for_scenario(name).as_kwargs()
     assert [c.name for c in Cpazmal.BUILDER_CONFIGS] == list(CONFIGS)
+    # a parameter given by name changes that one and keeps the others
+    variant = dataclasses.replace(CONFIGS["scenario2"], name="s2_w16", window_size=16)
+    assert variant.params == dataclasses.replace(CONFIGS["scenario2"].params, window_size=16)
+    assert variant.window_size == 16 and variant.name == "s2_w16"
+    assert CONFIGS["scenario2"].window_size == 32
 
 
 def test_replace_variant_builds(built):

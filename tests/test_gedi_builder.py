@@ -19,14 +19,14 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import tfds_builders.gedi_agbd  # noqa: F401  (registers gedi_agbd)
-from parsers import gedi_agbd as gedi
+from parsers import gedi_agbd
 from parsers.errors import SourceDataError
 from tfds_builders.gedi_agbd import gedi_agbd_dataset_builder as builder_mod
 from tfds_builders.gedi_agbd.pipeline import gedi_agbd as pipeline
 
 from tests.test_gedi_parser import expected_example, load_raw
 
-SPEC = {  # SPEC.md: name -> (dtype, shape); "string" decodes to bytes
+SPEC = {  # the contract (README.md, gedi_agbd): name -> (dtype, shape); "string" decodes to bytes
     "sentinel2": (np.int16, (32, 32, 12)),
     "worldcover": (np.uint8, (32, 32, 1)),
     "copdem": (np.float32, (32, 32, 2)),
@@ -56,7 +56,7 @@ def load(split, data_dir, manual_dir):
 
 @pytest.fixture(scope="module")
 def manual(tmp_path_factory) -> pathlib.Path:
-    return gedi.write_samples(tmp_path_factory.mktemp("gedi") / "manual", seed=3)
+    return gedi_agbd.write_samples(tmp_path_factory.mktemp("gedi") / "manual", seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def info(data_dir):
 def raw_rows(manual, split) -> list[dict]:
     """The writer's rows of a split's files (name order) as the SPEC's examples, by hand."""
     rows = []
-    for name in sorted(n for n in gedi.SAMPLE_FILES if n.startswith("test") == (split == "test")):
+    for name in sorted(n for n in gedi_agbd.SAMPLE_FILES if n.startswith("test") == (split == "test")):
         raw = load_raw(manual / name)
         rows.extend(expected_example(raw, i) for i in range(len(raw["GEDI Shot Number"])))
     return rows
@@ -97,7 +97,7 @@ def test_every_example_is_the_source_bit_for_bit(manual, data_dir, split):
         assert spec.shape == shape, name
         assert spec.dtype == (tf.string if dtype == "string" else tf.as_dtype(dtype)), name
     got = list(tfds.as_numpy(ds))
-    assert len(got) == len(want) == sum(n for f, (n, _) in gedi.SAMPLE_FILES.items()
+    assert len(got) == len(want) == sum(n for f, (n, _) in gedi_agbd.SAMPLE_FILES.items()
                                         if f.startswith("test") == (split == "test"))
     # one shard, no shuffling: the files' order; keys are the shot numbers
     assert [int(e["shot_number"]) for e in got] == [int(r["shot_number"]) for r in want]
@@ -116,8 +116,8 @@ def test_splits_keys_and_metadata(manual, info):
     assert set(info.splits) == {"train", "test"}
     assert info.splits["train"].num_examples == 21 and info.splits["test"].num_examples == 7
     meta = info.metadata
-    assert meta["bands"] == list(gedi.SENTINEL2_BANDS)
-    assert meta["scl_class_names"] == list(gedi.SCL_CLASS_NAMES)
+    assert meta["bands"] == list(gedi_agbd.SENTINEL2_BANDS)
+    assert meta["scl_class_names"] == list(gedi_agbd.SCL_CLASS_NAMES)
     assert meta["worldcover_classes"] == WORLDCOVER and len(meta["worldcover_class_names"]) == 11
     assert meta["copdem_bands"] == ["elevation", "slope"]
     assert meta["no_data"] == -9999 and meta["scale"] == 1e-4
@@ -130,7 +130,7 @@ def test_splits_keys_and_metadata(manual, info):
     valid = np.stack([r["sentinel2"][..., 0] for r in rows]) != 0
     values = np.stack([r["sentinel2"] for r in rows]).astype(np.float64)[valid]
     stats = meta["band_stats"]
-    assert stats["bands"] == list(gedi.SENTINEL2_BANDS)
+    assert stats["bands"] == list(gedi_agbd.SENTINEL2_BANDS)
     assert stats["count"] == [int(valid.sum())] * 12
     np.testing.assert_allclose(stats["mean"], values.mean(0), rtol=1e-12)
     np.testing.assert_allclose(stats["std"], values.std(0), rtol=1e-9)
@@ -162,14 +162,14 @@ def test_no_data_pixels_are_left_out_of_band_stats(manual, tmp_path):
 
 def test_shard_plan_covers_every_row_once(manual):
     paths = [manual / n for n in ("train_batch_0.h5", "train_batch_1.h5")]
-    counts = [gedi.inspect_file(p) for p in paths]
+    counts = [gedi_agbd.inspect_file(p) for p in paths]
     for shards in (1, 2, 3, 5, 21):
         plan = builder_mod.plan_shards(paths, counts, shards)
         assert len(plan) == shards
         sizes = [sum(b - a for _, a, b in items) for items in plan]
         assert sum(sizes) == 21 and max(sizes) - min(sizes) <= 1
         keys = [k for items in plan for k, _ in builder_mod._footprints(items)]
-        assert keys == [k for k, _ in gedi.iter_examples(paths)]  # all, once, in order
+        assert keys == [k for k, _ in gedi_agbd.iter_examples(paths)]  # all, once, in order
 
 
 def _copy(manual, tmp_path) -> pathlib.Path:
@@ -192,12 +192,12 @@ def _assert_failed_cleanly(tmp_path, manual, match):
 def test_publishers_file_names_and_split_folders(manual, tmp_path):
     """The publisher's own layout: its fused_dataset.h5 (made by fuse-hdf5 from its
     batch_<size>_<i>.h5 files) goes to train, the files of test/ to test."""
-    root = gedi.write_samples(tmp_path / "pub", seed=3, layout="publisher")
+    root = gedi_agbd.write_samples(tmp_path / "pub", seed=3, layout="publisher")
     batches = tmp_path / "batches"
     batches.mkdir()
     for name in ("batch_12_0.h5", "batch_12_1.h5"):  # the fused file replaces them
         (root / name).rename(batches / name)
-    gedi.fuse_hdf5(batches, root / "fused_dataset.h5", progress=False)
+    gedi_agbd.fuse_hdf5(batches, root / "fused_dataset.h5", progress=False)
     got = {split: [int(e["shot_number"]) for e in tfds.as_numpy(load(split, tmp_path / "d", root))]
            for split in ("train", "test")}
     with h5py.File(root / "fused_dataset.h5", "r") as f:
@@ -326,9 +326,22 @@ def test_pipeline_center_crop_seed_and_errors(data_dir):
     b = [b[0].numpy() for b in pipeline("train", data_dir=data_dir, crop_size=16, seed=3)]
     assert all(np.array_equal(p, q) for p, q in zip(a, b))
     for kwargs in ({"target": "height"}, {"sources": ("s1",)}, {"crop_size": 40},
-                   {"crop_size": 1}, {"crop_mode": "grid"}, {"normalize": "minmax"}):
+                   {"crop_size": 1}, {"mode": "grid"}, {"normalize": "minmax"}):
         with pytest.raises(ValueError):
             pipeline("train", data_dir=data_dir, **kwargs)
+
+
+def test_pipeline_crop_mode_is_a_deprecated_alias_of_mode(data_dir):
+    kwargs = dict(data_dir=data_dir, target="raster", crop_size=6, normalize=False,
+                  sources=("sentinel2",), seed=5)
+    want = [b[0].numpy() for b in pipeline("train", mode="random", **kwargs)]
+    with pytest.warns(DeprecationWarning, match="crop_mode"):
+        got = [b[0].numpy() for b in pipeline("train", crop_mode="random", **kwargs)]
+    assert len(got) == len(want) and all(np.array_equal(p, q) for p, q in zip(got, want))
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError):
+        pipeline("train", crop_mode="grid", **kwargs)
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError):
+        pipeline("train", mode="center", crop_mode="random", **kwargs)
 
 
 def test_keras_fits_on_the_pipeline_as_it_is(data_dir):

@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 import pytest
 
-from parsers import gedi_agbd as gedi
+from parsers import gedi_agbd
 from parsers.errors import SourceDataError
 
 SPEC_FEATURES = {
@@ -24,7 +24,7 @@ SPEC_FEATURES = {
     "transform", "crs", "scl_stats", "s2_product", "worldcover_tile", "copdem_tile",
     "gedi_product", "acquisition_time", "shot_number", "delta_time",
 }
-FORMATS_DTYPES = {  # the publisher's code, FORMATS.md section 4
+SOURCE_DTYPES = {  # the publisher's code (tfds_builders/gedi_agbd/README.md, "Source format")
     "Sentinel-2 L2A": ("int16", (12, 32, 32)),
     "WorldCover": ("uint8", (1, 32, 32)),
     "CopDEM": ("float32", (2, 32, 32)),
@@ -47,7 +47,7 @@ FORMATS_DTYPES = {  # the publisher's code, FORMATS.md section 4
 
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory) -> pathlib.Path:
-    return gedi.write_samples(tmp_path_factory.mktemp("gedi") / "gedi_agbd", seed=0)
+    return gedi_agbd.write_samples(tmp_path_factory.mktemp("gedi") / "gedi_agbd", seed=0)
 
 
 def load_raw(path) -> dict[str, np.ndarray]:
@@ -82,7 +82,7 @@ def expected_example(raw: dict, i: int) -> dict:
         return bytes(raw[name][i].reshape(-1)[0])
     stats = np.zeros(12, np.float32)
     for name, fraction in raw["S2 SCL Stats"][i]:
-        stats[gedi.SCL_CLASS_NAMES.index(name.decode())] = float(fraction)
+        stats[gedi_agbd.SCL_CLASS_NAMES.index(name.decode())] = float(fraction)
     delta = raw["GEDI Delta Time"][i].reshape(-1)[0]
     return {
         "sentinel2": raw["Sentinel-2 L2A"][i].transpose(1, 2, 0).astype(np.int16),
@@ -109,7 +109,7 @@ def assert_same(example: dict, expected: dict) -> None:
     assert set(example) == SPEC_FEATURES
     for name, want in expected.items():
         got = example[name]
-        dtype, shape = gedi.FEATURES[name]
+        dtype, shape = gedi_agbd.FEATURES[name]
         if dtype == "string":
             assert isinstance(got, bytes), name
             assert got == want, name
@@ -121,7 +121,7 @@ def assert_same(example: dict, expected: dict) -> None:
 
 def assert_file_read(path, raw=None) -> None:
     raw = load_raw(path) if raw is None else raw
-    pairs = list(gedi.iter_file(path))
+    pairs = list(gedi_agbd.iter_file(path))
     assert len(pairs) == len(raw["GEDI Shot Number"])
     for i, (key, example) in enumerate(pairs):
         assert key == str(int(raw["GEDI Shot Number"][i, 0]))
@@ -150,10 +150,10 @@ def test_writer_layout_is_the_publishers(samples):
         with h5py.File(path, "r") as f:
             assert list(f.keys()) == ["data"]
             group = f["data"]
-            assert set(group) == set(gedi.DATASET_NAMES.values()) == set(FORMATS_DTYPES)
+            assert set(group) == set(gedi_agbd.DATASET_NAMES.values()) == set(SOURCE_DTYPES)
             n = group["GEDI Shot Number"].shape[0]
             total += n
-            for name, (dtype, trailing) in FORMATS_DTYPES.items():
+            for name, (dtype, trailing) in SOURCE_DTYPES.items():
                 ds = group[name]
                 assert ds.shape == (n,) + trailing, name
                 assert ds.compression == "lzf" and ds.chunks == (1,) + trailing, name
@@ -181,7 +181,7 @@ def test_writer_values_are_realistic(samples):
             assert 4 <= on.sum() <= 40 and on[14:18, 14:18].all()
             assert (raster[on] == raw["AGBD Values"][i, 0]).all()
             names = [n.decode() for n in raw["S2 SCL Stats"][i, :, 0]]
-            assert names == list(gedi.SCL_CLASS_NAMES)
+            assert names == list(gedi_agbd.SCL_CLASS_NAMES)
             fractions = [float(v) for v in raw["S2 SCL Stats"][i, :, 1]]
             counts = np.bincount(s2[i, 0].reshape(-1), minlength=12) / 1024
             np.testing.assert_allclose(fractions, np.around(counts, 2))
@@ -192,8 +192,8 @@ def test_writer_values_are_realistic(samples):
 
 
 def test_writer_is_deterministic(samples, tmp_path):
-    again = gedi.write_samples(tmp_path / "again", seed=0)
-    other = gedi.write_samples(tmp_path / "other", seed=1)
+    again = gedi_agbd.write_samples(tmp_path / "again", seed=0)
+    other = gedi_agbd.write_samples(tmp_path / "other", seed=1)
     for name in ("train_batch_0.h5", "test_batch_0.h5"):
         a, b, c = load_raw(samples / name), load_raw(again / name), load_raw(other / name)
         for key in a:
@@ -207,38 +207,38 @@ def test_writer_is_deterministic(samples, tmp_path):
 
 
 def test_every_example_equals_what_was_written(samples):
-    for path in gedi.find_files(samples):
+    for path in gedi_agbd.find_files(samples):
         assert_file_read(path)
 
 
 def test_scl_stats_are_fractions_of_the_scl_band(samples):
-    for _, example in gedi.iter_file(samples / "train_batch_1.h5"):
+    for _, example in gedi_agbd.iter_file(samples / "train_batch_1.h5"):
         counts = np.bincount(example["sentinel2"][..., 0].reshape(-1), minlength=12)
         np.testing.assert_allclose(example["scl_stats"], np.around(counts / 1024, 2), atol=1e-6)
-        assert example["scl_stats"][gedi.SCL_CLASS_NAMES.index("VEGETATION")] > 0 or \
-            example["scl_stats"][gedi.SCL_CLASS_NAMES.index("NOT_VEGETATED")] > 0
+        assert example["scl_stats"][gedi_agbd.SCL_CLASS_NAMES.index("VEGETATION")] > 0 or \
+            example["scl_stats"][gedi_agbd.SCL_CLASS_NAMES.index("NOT_VEGETATED")] > 0
 
 
 def test_constants():
-    assert gedi.SENTINEL2_BANDS == ("SCL", "B02", "B03", "B04", "B05", "B06", "B07", "B08",
+    assert gedi_agbd.SENTINEL2_BANDS == ("SCL", "B02", "B03", "B04", "B05", "B06", "B07", "B08",
                                     "B8A", "B09", "B11", "B12")
-    assert len(gedi.SCL_CLASS_NAMES) == 12 and gedi.SCL_CLASS_NAMES[4] == "VEGETATION"
-    assert set(gedi.DATASET_NAMES) == set(gedi.FEATURES) == SPEC_FEATURES
+    assert len(gedi_agbd.SCL_CLASS_NAMES) == 12 and gedi_agbd.SCL_CLASS_NAMES[4] == "VEGETATION"
+    assert set(gedi_agbd.DATASET_NAMES) == set(gedi_agbd.FEATURES) == SPEC_FEATURES
 
 
 def test_splits_files_and_work_items(samples, tmp_path):
-    assert gedi.split_of("test_2021.h5") == "test"
-    assert gedi.split_of(pathlib.Path("x") / "train_batch_0.h5") == "train"
-    assert gedi.split_of("fused_dataset.h5") == "train"
-    splits = gedi.split_files(samples)
+    assert gedi_agbd.split_of("test_2021.h5") == "test"
+    assert gedi_agbd.split_of(pathlib.Path("x") / "train_batch_0.h5") == "train"
+    assert gedi_agbd.split_of("fused_dataset.h5") == "train"
+    splits = gedi_agbd.split_files(samples)
     assert [p.name for p in splits["train"]] == ["train_batch_0.h5", "train_batch_1.h5"]
     assert [p.name for p in splits["test"]] == ["test_batch_0.h5"]
-    assert gedi.num_examples(splits["train"]) == 21
+    assert gedi_agbd.num_examples(splits["train"]) == 21
 
-    items = gedi.work_items(splits["train"], examples_per_item=5)
+    items = gedi_agbd.work_items(splits["train"], examples_per_item=5)
     assert len(items) == 3 + 2 and items[0] == (str(splits["train"][0]), 0, 5)
-    by_items = [pair for item in items for pair in gedi.iter_work_item(item)]
-    whole = list(gedi.iter_examples(splits["train"]))
+    by_items = [pair for item in items for pair in gedi_agbd.iter_work_item(item)]
+    whole = list(gedi_agbd.iter_examples(splits["train"]))
     assert [k for k, _ in by_items] == [k for k, _ in whole]
     for (_, a), (_, b) in zip(by_items, whole):
         assert_same(a, b)
@@ -247,7 +247,7 @@ def test_splits_files_and_work_items(samples, tmp_path):
     mixed.mkdir()
     for name in ("b.hdf5", "a.h5", "notes.txt", "c.H5"):
         (mixed / name).write_bytes(b"")
-    assert [p.name for p in gedi.find_files(mixed)] == ["a.h5", "b.hdf5", "c.H5"]
+    assert [p.name for p in gedi_agbd.find_files(mixed)] == ["a.h5", "b.hdf5", "c.H5"]
 
 
 def shots_of(path) -> list[int]:
@@ -256,19 +256,19 @@ def shots_of(path) -> list[int]:
 
 
 def test_publisher_names_and_split_folders(samples, tmp_path):
-    root = gedi.write_samples(tmp_path / "pub", seed=0, layout="publisher")
+    root = gedi_agbd.write_samples(tmp_path / "pub", seed=0, layout="publisher")
     on_disk = sorted(str(p.relative_to(root)) for p in root.rglob("*.h5"))
     assert on_disk == ["batch_12_0.h5", "batch_12_1.h5", "test/batch_7_0.h5"]
-    for ours, theirs in gedi.PUBLISHER_NAMES.items():  # the same data under either name
+    for ours, theirs in gedi_agbd.PUBLISHER_NAMES.items():  # the same data under either name
         a, b = load_raw(samples / ours), load_raw(root / theirs)
         assert all(a[k].tolist() == b[k].tolist() for k in a)
     # the publisher's names (and fused_dataset.h5) go to train, test/ to test
     shutil.copy(samples / "train_batch_0.h5", root / "fused_dataset.h5")
-    splits = gedi.split_files(root)
+    splits = gedi_agbd.split_files(root)
     assert [str(p.relative_to(root)) for p in splits["train"]] == \
         ["batch_12_0.h5", "batch_12_1.h5", "fused_dataset.h5"]
     assert [str(p.relative_to(root)) for p in splits["test"]] == ["test/batch_7_0.h5"]
-    test_keys = [k for k, _ in gedi.iter_examples(splits["test"])]
+    test_keys = [k for k, _ in gedi_agbd.iter_examples(splits["test"])]
     assert test_keys == [str(v) for v in shots_of(samples / "test_batch_0.h5")]
     # train/ and test/ folders, whatever the files are called
     folders = tmp_path / "folders"
@@ -277,22 +277,22 @@ def test_publisher_names_and_split_folders(samples, tmp_path):
     shutil.copy(samples / "train_batch_1.h5", folders / "train" / "a.h5")
     shutil.copy(samples / "test_batch_0.h5", folders / "test" / "a.h5")
     shutil.copy(samples / "train_batch_0.h5", folders / "b.h5")
-    splits = gedi.split_files(folders)
+    splits = gedi_agbd.split_files(folders)
     assert splits == {"train": [folders / "b.h5", folders / "train" / "a.h5"],
                       "test": [folders / "test" / "a.h5"]}
     # a file whose name says test in the train/ folder: which split it is, is unclear
     shutil.copy(samples / "test_batch_0.h5", folders / "train" / "test_2021.h5")
     with pytest.raises(SourceDataError) as excinfo:
-        gedi.split_files(folders)
+        gedi_agbd.split_files(folders)
     assert_error(excinfo, folders / "train" / "test_2021.h5", "train/")
 
 
 def test_find_files_errors(tmp_path):
     with pytest.raises(SourceDataError) as excinfo:
-        gedi.find_files(tmp_path)
+        gedi_agbd.find_files(tmp_path)
     assert_error(excinfo, tmp_path, "no .h5 files")
     with pytest.raises(SourceDataError) as excinfo:
-        gedi.find_files(tmp_path / "absent")
+        gedi_agbd.find_files(tmp_path / "absent")
     assert_error(excinfo, tmp_path / "absent", "not found")
 
 
@@ -313,7 +313,7 @@ def test_readme_dtypes_and_fixed_length_strings(samples, tmp_path):
             assert f["data/Transforms"].dtype == np.float32
             assert (f["data/CRS"].dtype.kind == "S") == (strings == "fixed")
         assert_file_read(path, raw=variant)
-        _, first = next(gedi.iter_file(path))
+        _, first = next(gedi_agbd.iter_file(path))
         assert first["delta_time"] == float(variant["GEDI Delta Time"][0, 0])
         assert first["delta_time"] % 1 == 0.125  # text keeps what float32 could not
         np.testing.assert_array_equal(first["sentinel2"],
@@ -338,8 +338,8 @@ def test_scl_stats_matched_by_name_not_position(samples, tmp_path):
     variant["S2 SCL Stats"] = raw["S2 SCL Stats"][:, order]
     path = tmp_path / "shuffled.h5"
     write_raw(path, variant)
-    original = gedi.iter_file(samples / "train_batch_0.h5")
-    for (_, got), (_, want) in zip(gedi.iter_file(path), original):
+    original = gedi_agbd.iter_file(samples / "train_batch_0.h5")
+    for (_, got), (_, want) in zip(gedi_agbd.iter_file(path), original):
         assert got["scl_stats"].tobytes() == want["scl_stats"].tobytes()
     assert not (order == np.arange(12)).all()
 
@@ -348,8 +348,8 @@ def test_empty_file_yields_nothing(samples, tmp_path):
     raw = sample_raw(samples)
     path = tmp_path / "empty.h5"
     write_raw(path, {k: v[:0] for k, v in raw.items()})
-    assert list(gedi.iter_file(path)) == []
-    assert gedi.inspect_file(path) == 0
+    assert list(gedi_agbd.iter_file(path)) == []
+    assert gedi_agbd.inspect_file(path) == 0
 
 
 # --------------------------------------------------------------------- bad input
@@ -364,7 +364,7 @@ def test_missing_dataset(raw, tmp_path):
     path = tmp_path / "train_missing.h5"
     write_raw(path, {k: v for k, v in raw.items() if k != "CopDEM"})
     with pytest.raises(SourceDataError) as excinfo:
-        list(gedi.iter_file(path))
+        list(gedi_agbd.iter_file(path))
     assert_error(excinfo, path, "'data/CopDEM'", "missing")
 
 
@@ -373,7 +373,7 @@ def test_missing_group(tmp_path):
     with h5py.File(path, "w") as f:
         f.create_dataset("Sentinel-2 L2A", data=np.zeros((1, 12, 32, 32), np.int16))
     with pytest.raises(SourceDataError) as excinfo:
-        gedi.inspect_file(path)
+        gedi_agbd.inspect_file(path)
     assert_error(excinfo, path, "group 'data'")
 
 
@@ -383,7 +383,7 @@ def test_unequal_n(raw, tmp_path):
     variant["GEDI Lat Lon"] = raw["GEDI Lat Lon"][:-1]
     write_raw(path, variant)
     with pytest.raises(SourceDataError) as excinfo:
-        list(gedi.iter_examples([path]))
+        list(gedi_agbd.iter_examples([path]))
     assert_error(excinfo, path, "'data/GEDI Lat Lon'", f"{len(raw['GEDI Lat Lon']) - 1} rows",
                  "unequal N")
 
@@ -393,7 +393,7 @@ def test_not_hdf5(tmp_path):
         path = tmp_path / name
         path.write_bytes(content)
         with pytest.raises(SourceDataError) as excinfo:
-            list(gedi.iter_file(path))
+            list(gedi_agbd.iter_file(path))
         assert_error(excinfo, path, "HDF5")
 
 
@@ -402,7 +402,7 @@ def test_truncated_hdf5(samples, tmp_path):
     data = (samples / "train_batch_0.h5").read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(SourceDataError) as excinfo:
-        list(gedi.iter_file(path))
+        list(gedi_agbd.iter_file(path))
     assert_error(excinfo, path)
 
 
@@ -412,7 +412,7 @@ def test_wrong_shape_and_dtype(raw, tmp_path):
     variant["Sentinel-2 L2A"] = raw["Sentinel-2 L2A"][:, :10]
     write_raw(path, variant)
     with pytest.raises(SourceDataError) as excinfo:
-        gedi.inspect_file(path)
+        gedi_agbd.inspect_file(path)
     assert_error(excinfo, path, "'data/Sentinel-2 L2A'", "shape")
 
     path = tmp_path / "dtype.h5"
@@ -420,7 +420,7 @@ def test_wrong_shape_and_dtype(raw, tmp_path):
     variant["GEDI Lat Lon"] = np.array([[b"1", b"2"]] * len(raw["GEDI Lat Lon"]), dtype=object)
     write_raw(path, variant)
     with pytest.raises(SourceDataError) as excinfo:
-        gedi.inspect_file(path)
+        gedi_agbd.inspect_file(path)
     assert_error(excinfo, path, "'data/GEDI Lat Lon'", "dtype")
 
 
@@ -431,7 +431,7 @@ def test_uint16_sentinel2_that_does_not_fit_int16(raw, tmp_path):
     variant["Sentinel-2 L2A"][5, 3, 7, 7] = 40000
     write_raw(path, variant)
     with pytest.raises(SourceDataError) as excinfo:
-        list(gedi.iter_file(path))
+        list(gedi_agbd.iter_file(path))
     assert_error(excinfo, path, "'data/Sentinel-2 L2A'", "record 5", "40000")
 
 
@@ -443,7 +443,7 @@ def test_unknown_scl_class_name(raw, tmp_path):
     variant["S2 SCL Stats"] = stats
     write_raw(path, variant)
     with pytest.raises(SourceDataError) as excinfo:
-        list(gedi.iter_file(path))
+        list(gedi_agbd.iter_file(path))
     assert_error(excinfo, path, "'data/S2 SCL Stats'", "record 2", "SNOW_ICE")
 
 
@@ -455,7 +455,7 @@ def test_bad_delta_time_text(raw, tmp_path):
                                           dtype=object)
     write_raw(path, variant)
     with pytest.raises(SourceDataError) as excinfo:
-        list(gedi.iter_file(path))
+        list(gedi_agbd.iter_file(path))
     assert_error(excinfo, path, "'data/GEDI Delta Time'", "record 3", "soon")
 
 
@@ -466,7 +466,7 @@ def test_duplicate_shot_number_across_files(samples, tmp_path):
     raw["GEDI Shot Number"][4, 0] = load_raw(first)["GEDI Shot Number"][7, 0]
     second = tmp_path / "train_batch_1.h5"
     write_raw(second, raw)
-    pairs = gedi.iter_examples([first, second])
+    pairs = gedi_agbd.iter_examples([first, second])
     with pytest.raises(SourceDataError) as excinfo:
         list(pairs)
     assert_error(excinfo, second, os.path.abspath(first), "duplicate shot number",
@@ -483,7 +483,7 @@ def test_fuse_equals_concatenation_in_sorted_order(samples, tmp_path):
     for name in ("train_batch_1.h5", "train_batch_0.h5"):
         (train / name).write_bytes((samples / name).read_bytes())
     (train / "README.txt").write_text("not a batch")
-    out = gedi.fuse_hdf5(train, tmp_path / "fused" / "train_fused.h5", progress=False)
+    out = gedi_agbd.fuse_hdf5(train, tmp_path / "fused" / "train_fused.h5", progress=False)
     assert out == tmp_path / "fused" / "train_fused.h5"
     assert [p.name for p in out.parent.iterdir()] == ["train_fused.h5"]  # no temp left
 
@@ -504,35 +504,35 @@ def test_fuse_equals_concatenation_in_sorted_order(samples, tmp_path):
         else:
             assert fused[name].tobytes() == want.tobytes(), name
 
-    by_parts = list(gedi.iter_examples(sorted(train.glob("*.h5"))))
-    by_fused = list(gedi.iter_examples([out]))
+    by_parts = list(gedi_agbd.iter_examples(sorted(train.glob("*.h5"))))
+    by_fused = list(gedi_agbd.iter_examples([out]))
     assert [k for k, _ in by_fused] == [k for k, _ in by_parts]
     for (_, a), (_, b) in zip(by_fused, by_parts):
         assert_same(a, b)
 
     # The output inside the input folder is not fused into itself on a rerun.
-    again = gedi.fuse_hdf5(train, train / "zz_fused.h5", progress=False)
-    again = gedi.fuse_hdf5(train, train / "zz_fused.h5", progress=False)
-    assert gedi.inspect_file(again) == len(by_parts)
+    again = gedi_agbd.fuse_hdf5(train, train / "zz_fused.h5", progress=False)
+    again = gedi_agbd.fuse_hdf5(train, train / "zz_fused.h5", progress=False)
+    assert gedi_agbd.inspect_file(again) == len(by_parts)
 
 
 def test_fuse_refuses_to_mix_splits_and_writes_one_file_per_split(samples, tmp_path):
     src = tmp_path / "mixed"
     src.mkdir()
-    for name in gedi.SAMPLE_FILES:
+    for name in gedi_agbd.SAMPLE_FILES:
         shutil.copy(samples / name, src / name)
     output = tmp_path / "out" / "fused.h5"
     with pytest.raises(SourceDataError) as excinfo:
-        gedi.fuse_hdf5(src, output, progress=False)
+        gedi_agbd.fuse_hdf5(src, output, progress=False)
     assert_error(excinfo, src, "train_batch_0.h5", "test_batch_0.h5", "--per-split")
     assert not output.exists() and not output.parent.exists()
     # train/ and test/ folders are two splits as well
-    folders = gedi.write_samples(tmp_path / "pub", layout="publisher")
+    folders = gedi_agbd.write_samples(tmp_path / "pub", layout="publisher")
     with pytest.raises(SourceDataError):
-        gedi.fuse_hdf5(folders, tmp_path / "fused_dataset.h5", progress=False)
+        gedi_agbd.fuse_hdf5(folders, tmp_path / "fused_dataset.h5", progress=False)
     assert not (tmp_path / "fused_dataset.h5").exists()
 
-    outputs = gedi.fuse_hdf5_per_split(src, tmp_path / "per_split", progress=False)
+    outputs = gedi_agbd.fuse_hdf5_per_split(src, tmp_path / "per_split", progress=False)
     assert outputs == {"train": tmp_path / "per_split" / "train_fused.h5",
                        "test": tmp_path / "per_split" / "test_fused.h5"}
     for split, names in (("train", ["train_batch_0.h5", "train_batch_1.h5"]),
@@ -541,19 +541,19 @@ def test_fuse_refuses_to_mix_splits_and_writes_one_file_per_split(samples, tmp_p
         fused, parts = load_raw(outputs[split]), [load_raw(samples / n) for n in names]
         for key in fused:
             assert fused[key].tolist() == np.concatenate([p[key] for p in parts]).tolist(), key
-    assert gedi.split_files(tmp_path / "per_split") == {
+    assert gedi_agbd.split_files(tmp_path / "per_split") == {
         "train": [outputs["train"]], "test": [outputs["test"]]}
     # a rerun into the input folder does not fuse its own outputs
-    again = gedi.fuse_hdf5_per_split(src, src, progress=False)
-    again = gedi.fuse_hdf5_per_split(src, src, progress=False)
-    assert gedi.inspect_file(again["train"]) == 21 and gedi.inspect_file(again["test"]) == 7
+    again = gedi_agbd.fuse_hdf5_per_split(src, src, progress=False)
+    again = gedi_agbd.fuse_hdf5_per_split(src, src, progress=False)
+    assert gedi_agbd.inspect_file(again["train"]) == 21 and gedi_agbd.inspect_file(again["test"]) == 7
 
 
 def test_fuse_keeps_no_compression(samples, tmp_path):
     src = tmp_path / "plain"
     src.mkdir()
     write_raw(src / "a.h5", sample_raw(samples), compression=None)
-    out = gedi.fuse_hdf5(src, tmp_path / "fused.h5", progress=False)
+    out = gedi_agbd.fuse_hdf5(src, tmp_path / "fused.h5", progress=False)
     with h5py.File(out) as f:
         assert all(ds.compression is None for ds in f["data"].values())
     assert_file_read(out, raw=sample_raw(samples))
@@ -577,7 +577,7 @@ def test_fuse_schema_differs(samples, tmp_path, change):
     write_raw(bad, raw)
     output = tmp_path / "out" / "fused.h5"
     with pytest.raises(SourceDataError) as excinfo:
-        gedi.fuse_hdf5(src, output, progress=False)
+        gedi_agbd.fuse_hdf5(src, output, progress=False)
     assert_error(excinfo, bad, "'data/" + ("Extra" if change == "extra" else
                                           "CopDEM" if change == "shape" else "Transforms"))
     assert not output.exists()
@@ -591,14 +591,14 @@ def test_fuse_bad_inputs(samples, tmp_path):
     bad = src / "batch_1.h5"
     bad.write_bytes(b"not hdf5")
     with pytest.raises(SourceDataError) as excinfo:
-        gedi.fuse_hdf5(src, tmp_path / "fused.h5", progress=False)
+        gedi_agbd.fuse_hdf5(src, tmp_path / "fused.h5", progress=False)
     assert_error(excinfo, bad, "HDF5")
 
     raw = sample_raw(samples, "train_batch_1.h5")
     raw["AGBD Values"] = raw["AGBD Values"][:-2]
     write_raw(bad, raw)
     with pytest.raises(SourceDataError) as excinfo:
-        gedi.fuse_hdf5(src, tmp_path / "fused.h5", progress=False)
+        gedi_agbd.fuse_hdf5(src, tmp_path / "fused.h5", progress=False)
     assert_error(excinfo, bad, "'data/AGBD Values'", "unequal N")
     assert not (tmp_path / "fused.h5").exists()
     assert sorted(p.name for p in src.iterdir()) == ["batch_0.h5", "batch_1.h5"]

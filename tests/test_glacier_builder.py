@@ -13,20 +13,20 @@ import rasterio
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from parsers import glacier_interp as glacier
+from parsers import glacier_interp
 from parsers.errors import SourceDataError
 from tfds_builders.glacier_interp import GlacierInterp  # registers the builder
 from tfds_builders.preview import preview_png
-from tfds_builders.glacier_interp.pipeline import glacier_interp
+from tfds_builders import pipelines
 from tests.test_glacier_parser import img2patch_origins, publisher_bounds, reference_normalize
 
 # Both splits; small scenes and every large-scene shape (tall, wide, both; one in validation).
 SUBSET = ["l5_scene_01", "l5_scene_12", "l8_scene_02", "s2_scene_05", "s2_scene_11",
           "l9_scene_07"]
-TRAIN = sorted(s for s in SUBSET if glacier.split_of(s) == "train")
-VALIDATION = sorted(s for s in SUBSET if glacier.split_of(s) == "validation")
+TRAIN = sorted(s for s in SUBSET if glacier_interp.split_of(s) == "train")
+VALIDATION = sorted(s for s in SUBSET if glacier_interp.split_of(s) == "validation")
 # The publisher's current protocol: every 4th of the 65 ids sorted by name.
-GLASET_VALIDATION = sorted(set(sorted(f"{s}_scene_{n:02d}" for s in glacier.SENSORS
+GLASET_VALIDATION = sorted(set(sorted(f"{s}_scene_{n:02d}" for s in glacier_interp.SENSORS
                                       for n in range(1, 14))[::4]) & set(SUBSET))
 GLASET_TRAIN = sorted(set(SUBSET) - set(GLASET_VALIDATION))
 
@@ -38,7 +38,7 @@ def download_config(manual):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     base = tmp_path_factory.mktemp("glacier_builder")
-    manual = glacier.write_samples(base / "manual", scenes=SUBSET)
+    manual = glacier_interp.write_samples(base / "manual", scenes=SUBSET)
     data = base / "data"
     for config in ("scenes", "tiles512", "glaset_scenes", "glaset_tiles256"):
         tfds.builder(f"glacier_interp/{config}", data_dir=str(data)).download_and_prepare(
@@ -105,13 +105,13 @@ def test_scene_examples_equal_files(built, split, scenes):
         np.testing.assert_array_equal(ex["dem"][..., 0], dem)
         np.testing.assert_array_equal(ex["mask"], truth)
         assert 0 < truth.sum() < truth.size  # both classes: the no-data tag 0 was not applied
-        assert glacier.SENSORS[ex["sensor"]] == scene_id[:2]
+        assert glacier_interp.SENSORS[ex["sensor"]] == scene_id[:2]
         lo, hi = publisher_bounds(bands, dem)
         assert ex["norm_min"].dtype == np.float32 and ex["norm_min"].shape == (7,)
         np.testing.assert_array_equal(ex["norm_min"], lo)
         np.testing.assert_array_equal(ex["norm_max"], hi)
         # and the parser's own example, field for field
-        _, ref = next(glacier.iter_scene_examples(manual, scene_id))
+        _, ref = next(glacier_interp.iter_scene_examples(manual, scene_id))
         for key in ("image", "dem", "mask", "norm_min", "norm_max"):
             np.testing.assert_array_equal(ex[key], ref[key])
 
@@ -128,7 +128,7 @@ def test_tiles_equal_parser_and_cover_each_scene_once(built, split, scenes):
         bands, dem, truth = read_files(manual, scene_id)
         h, w = truth.shape
         assert len(scene_tiles) == math.ceil(h / 512) * math.ceil(w / 512)
-        refs = dict(glacier.iter_tile_examples(manual, scene_id))
+        refs = dict(glacier_interp.iter_tile_examples(manual, scene_id))
         lo, hi = publisher_bounds(bands, dem)
         expected = reference_normalize(raw7_of(bands, dem), lo, hi)
         count = np.zeros((h, w), np.int32)
@@ -138,7 +138,7 @@ def test_tiles_equal_parser_and_cover_each_scene_once(built, split, scenes):
             key = t["id"].decode()
             assert t["image"].dtype == np.float32 and t["image"].shape == (512, 512, 7)
             assert t["mask"].dtype == np.uint8 and t["mask"].shape == (512, 512)
-            assert glacier.SENSORS[t["sensor"]] == scene_id[:2]
+            assert glacier_interp.SENSORS[t["sensor"]] == scene_id[:2]
             r, c = int(t["row"]), int(t["col"])
             assert key == f"{scene_id}/r{r}_c{c}" and r % 512 == 0 and c % 512 == 0
             np.testing.assert_array_equal(t["image"], refs[key]["image"])
@@ -166,7 +166,7 @@ def test_metadata_and_band_stats(built):
     assert meta["bands"]["l8"] == ["SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6", "SR_B7"]
     assert meta["bands"]["s2"] == ["B2", "B3", "B4", "B8", "B11", "B12"]
     assert meta["channel_names"]["l5"][-1] == "elevation" and len(meta["channel_names"]["l5"]) == 7
-    assert meta["channels"] == list(glacier.CHANNEL_NAMES)
+    assert meta["channels"] == list(glacier_interp.CHANNEL_NAMES)
     assert "sorted[:lo + 1]" in meta["normalization"]["definition"]
     assert "1e-6" in meta["normalization"]["definition"]
     assert meta["normalization"]["tail_fraction"] == 0.05
@@ -176,7 +176,7 @@ def test_metadata_and_band_stats(built):
     stacks = [raw7_of(*read_files(manual, s)[:2]).reshape(-1, 7).astype(np.float64) for s in TRAIN]
     values = np.concatenate(stacks)
     stats = meta["band_stats"]
-    assert stats["bands"] == list(glacier.CHANNEL_NAMES)
+    assert stats["bands"] == list(glacier_interp.CHANNEL_NAMES)
     assert stats["count"] == [len(values)] * 7
     np.testing.assert_allclose(stats["mean"], values.mean(0), rtol=1e-12)
     np.testing.assert_allclose(stats["std"], values.std(0), rtol=1e-9)
@@ -243,7 +243,7 @@ def _break_truth_grid(root, scene_id):
 @pytest.mark.parametrize("breaker,words", [(_break_dem_missing, "dem file missing"),
                                            (_break_truth_grid, "another grid")])
 def test_bad_scene_fails_naming_it_and_leaves_nothing(tmp_path, breaker, words):
-    manual = glacier.write_samples(tmp_path / "manual", scenes=["l7_scene_04", "l9_scene_11"])
+    manual = glacier_interp.write_samples(tmp_path / "manual", scenes=["l7_scene_04", "l9_scene_11"])
     path = breaker(manual, "l9_scene_11")
     data = tmp_path / "data"
     builder = tfds.builder("glacier_interp/scenes", data_dir=str(data))
@@ -276,7 +276,7 @@ def collect(ds):
 
 def test_pipeline_train_defaults(built):
     manual, data = built
-    ds = glacier_interp("train", data_dir=str(data), batch_size=3, seed=0)
+    ds = pipelines.glacier_interp("train", data_dir=str(data), batch_size=3, seed=0)
     assert ds.element_spec[0].shape.as_list() == [None, 512, 512, 7]
     assert ds.element_spec[0].dtype == tf.float32
     assert ds.element_spec[1].shape.as_list() == [None, 512, 512, 1]
@@ -311,7 +311,7 @@ def test_pipeline_random_crops_come_from_the_scenes(built):
     crop = 64
     raws = {s: raw7_of(*read_files(manual, s)[:2]) for s in TRAIN}
     truths = {s: read_files(manual, s)[2] for s in TRAIN}
-    ds = glacier_interp("train", data_dir=str(data), crop_size=crop, batch_size=16, seed=3,
+    ds = pipelines.glacier_interp("train", data_dir=str(data), crop_size=crop, batch_size=16, seed=3,
                         augment=False, normalize=False, crops_per_scene=4)
     x, y, w = collect(ds)
     assert len(x) == 4 * len(TRAIN)
@@ -325,10 +325,10 @@ def test_pipeline_random_crops_come_from_the_scenes(built):
         assert (w[i] == 1).all()
     assert found == set(TRAIN)
     # reproducible for a seed, different for another
-    again = collect(glacier_interp("train", data_dir=str(data), crop_size=crop, batch_size=16,
+    again = collect(pipelines.glacier_interp("train", data_dir=str(data), crop_size=crop, batch_size=16,
                                    seed=3, augment=False, normalize=False, crops_per_scene=4))
     np.testing.assert_array_equal(again[0], x)
-    other = collect(glacier_interp("train", data_dir=str(data), crop_size=crop, batch_size=16,
+    other = collect(pipelines.glacier_interp("train", data_dir=str(data), crop_size=crop, batch_size=16,
                                    seed=4, augment=False, normalize=False, crops_per_scene=4))
     assert not np.array_equal(other[0], x)
 
@@ -336,7 +336,7 @@ def test_pipeline_random_crops_come_from_the_scenes(built):
 def test_pipeline_small_scene_is_padded_with_weight_zero(built):
     manual, data = built
     raws = {s: raw7_of(*read_files(manual, s)[:2]) for s in VALIDATION}
-    ds = glacier_interp("validation", data_dir=str(data), mode="random", crop_size=512,
+    ds = pipelines.glacier_interp("validation", data_dir=str(data), mode="random", crop_size=512,
                         batch_size=8, seed=0, normalize=False, shuffle=False)
     x, y, w = collect(ds)
     for i in range(len(x)):
@@ -353,7 +353,7 @@ def test_pipeline_small_scene_is_padded_with_weight_zero(built):
 
 def test_pipeline_grid_equals_tiles512_and_counts_each_pixel_once(built):
     manual, data = built
-    ds = glacier_interp("validation", data_dir=str(data), batch_size=4)  # default: grid, no augment
+    ds = pipelines.glacier_interp("validation", data_dir=str(data), batch_size=4)  # default: grid, no augment
     x, y, w = collect(ds)
     tiles = load(data, "tiles512", "validation")  # one shard: scenes in order, tiles row-major
     assert len(x) == len(tiles)
@@ -361,12 +361,12 @@ def test_pipeline_grid_equals_tiles512_and_counts_each_pixel_once(built):
         np.testing.assert_array_equal(x[i], t["image"])
         np.testing.assert_array_equal(w[i], (t["mask"] != 255).astype(np.float32))
         np.testing.assert_array_equal(y[i, ..., 0], np.where(t["mask"] == 255, 0, t["mask"]))
-    again = collect(glacier_interp("validation", data_dir=str(data), batch_size=4, mode="grid",
+    again = collect(pipelines.glacier_interp("validation", data_dir=str(data), batch_size=4, mode="grid",
                                    augment=False))
     np.testing.assert_array_equal(again[0], x)
     # any crop size: every scene pixel weighted exactly once
     total = sum(read_files(manual, s)[2].size for s in VALIDATION)
-    _, _, w64 = collect(glacier_interp("validation", data_dir=str(data), crop_size=96,
+    _, _, w64 = collect(pipelines.glacier_interp("validation", data_dir=str(data), crop_size=96,
                                        batch_size=32))
     assert w64.sum() == total and set(np.unique(w64)) <= {0.0, 1.0}
 
@@ -374,8 +374,8 @@ def test_pipeline_grid_equals_tiles512_and_counts_each_pixel_once(built):
 def test_pipeline_augmentation_is_a_symmetry_plus_photometric_noise(built):
     _, data = built
     kw = dict(data_dir=str(data), crop_size=64, batch_size=64, seed=7, crops_per_scene=3)
-    xp, yp, wp = collect(glacier_interp("train", augment=False, **kw))
-    xa, ya, wa = collect(glacier_interp("train", augment=True, **kw))
+    xp, yp, wp = collect(pipelines.glacier_interp("train", augment=False, **kw))
+    xa, ya, wa = collect(pipelines.glacier_interp("train", augment=True, **kw))
     transformed = 0
     for i in range(len(xp)):
         candidates = []
@@ -444,9 +444,9 @@ def test_pipeline_augmentation_distributions(built):
 def test_pipeline_argument_errors(built):
     _, data = built
     with pytest.raises(ValueError, match="train"):
-        glacier_interp("validation", data_dir=str(data), augment=True)
+        pipelines.glacier_interp("validation", data_dir=str(data), augment=True)
     with pytest.raises(ValueError, match="mode"):
-        glacier_interp("train", data_dir=str(data), mode="center")
+        pipelines.glacier_interp("train", data_dir=str(data), mode="center")
 
 
 def test_keras_model_fits_on_the_pipeline(built):
@@ -461,10 +461,10 @@ def test_keras_model_fits_on_the_pipeline(built):
     ])
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy",
                   weighted_metrics=["accuracy"])
-    train = glacier_interp("train", data_dir=str(data), crop_size=128, batch_size=4, seed=0)
+    train = pipelines.glacier_interp("train", data_dir=str(data), crop_size=128, batch_size=4, seed=0)
     history = model.fit(train.repeat(), steps_per_epoch=6, epochs=2, verbose=0)
     losses = history.history["loss"]
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
-    result = model.evaluate(glacier_interp("validation", data_dir=str(data), crop_size=128,
+    result = model.evaluate(pipelines.glacier_interp("validation", data_dir=str(data), crop_size=128,
                                            batch_size=4), verbose=0, return_dict=True)
     assert np.isfinite(result["loss"]) and 0 <= result["accuracy"] <= 1

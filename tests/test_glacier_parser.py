@@ -13,7 +13,8 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 
-from parsers import glacier_interp as glacier
+from parsers import glacier_interp
+from parsers.glacier_interp import reader
 from parsers.errors import SourceDataError
 
 # Small scenes of both splits and all three large-scene shapes (tall, wide, both).
@@ -23,14 +24,14 @@ SUBSET = ["l5_scene_01", "l5_scene_12", "l8_scene_02", "s2_scene_05", "s2_scene_
 
 @pytest.fixture(scope="module")
 def subset_root(tmp_path_factory):
-    return glacier.write_samples(tmp_path_factory.mktemp("glacier") / "glacier_interp",
+    return glacier_interp.write_samples(tmp_path_factory.mktemp("glacier") / "glacier_interp",
                                  scenes=SUBSET)
 
 
 @pytest.fixture
 def tiny_root(tmp_path):
     """A fresh manual_dir with two small sample scenes, for the bad-input tests."""
-    return glacier.write_samples(tmp_path / "glacier_interp",
+    return glacier_interp.write_samples(tmp_path / "glacier_interp",
                                  scenes=["l7_scene_04", "l9_scene_11"])
 
 
@@ -109,14 +110,14 @@ GRID = Affine(30.0, 0.0, 400_020.0, 0.0, -30.0, 5_100_000.0)
 
 
 def test_full_sample_set_layout_and_grids(tmp_path):
-    root = glacier.write_samples(tmp_path / "glacier_interp", seed=0)
-    scenes = glacier.find_scenes(root)
+    root = glacier_interp.write_samples(tmp_path / "glacier_interp", seed=0)
+    scenes = glacier_interp.find_scenes(root)
     ids = [s for s, _ in scenes]
-    assert ids == sorted(ids) == glacier.all_scene_ids() and len(ids) == 65
-    validation = glacier.scene_ids(root, "validation")
-    assert len(glacier.scene_ids(root, "train")) == 50 and len(validation) == 15
+    assert ids == sorted(ids) == glacier_interp.all_scene_ids() and len(ids) == 65
+    validation = glacier_interp.scene_ids(root, "validation")
+    assert len(glacier_interp.scene_ids(root, "train")) == 50 and len(validation) == 15
     assert {int(s[-2:]) for s in validation} == {11, 12, 13}
-    assert {s[:2] for s in validation} == set(glacier.SENSORS)
+    assert {s[:2] for s in validation} == set(glacier_interp.SENSORS)
 
     total = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
     assert total < 15e6
@@ -138,12 +139,12 @@ def test_full_sample_set_layout_and_grids(tmp_path):
             truth = t.read(1)
             assert set(np.unique(truth)) == {0, 1}  # both classes in every scene
     assert len(shapes) > 40
-    assert len(large) >= 3 and any(glacier.split_of(s) == "validation" for s in large)
+    assert len(large) >= 3 and any(glacier_interp.split_of(s) == "validation" for s in large)
 
 
 def test_writer_is_deterministic_per_scene_and_seed(tmp_path, subset_root):
-    again = glacier.write_samples(tmp_path / "a", seed=0, scenes=["l8_scene_02"])
-    other = glacier.write_samples(tmp_path / "b", seed=1, scenes=["l8_scene_02"])
+    again = glacier_interp.write_samples(tmp_path / "a", seed=0, scenes=["l8_scene_02"])
+    other = glacier_interp.write_samples(tmp_path / "b", seed=1, scenes=["l8_scene_02"])
     for a, b, c in zip(files_of(subset_root, "l8_scene_02"), files_of(again, "l8_scene_02"),
                        files_of(other, "l8_scene_02")):
         np.testing.assert_array_equal(read_raw(a), read_raw(b))
@@ -156,7 +157,7 @@ def test_writer_is_deterministic_per_scene_and_seed(tmp_path, subset_root):
 
 @pytest.mark.parametrize("scene_id", SUBSET)
 def test_scene_example_equals_file_values(subset_root, scene_id):
-    examples = list(glacier.iter_scene_examples(subset_root, scene_id))
+    examples = list(glacier_interp.iter_scene_examples(subset_root, scene_id))
     assert len(examples) == 1
     key, ex = examples[0]
     assert key == ex["id"] == scene_id and ex["sensor"] == scene_id[:2]
@@ -181,20 +182,20 @@ def test_scene_example_equals_file_values(subset_root, scene_id):
     old_lo, old_hi = floor_tail_bounds(bands, dem[0])
     assert np.any(old_lo != lo)
     assert np.any(old_hi != hi) == bool((h * w) % 20)
-    b_lo, b_hi = glacier.normalization_bounds(subset_root, scene_id)
+    b_lo, b_hi = glacier_interp.normalization_bounds(subset_root, scene_id)
     np.testing.assert_array_equal(b_lo, lo)
     np.testing.assert_array_equal(b_hi, hi)
 
 
 def test_bounds_exact_when_read_in_many_strips(subset_root, monkeypatch):
     # A tiny strip budget: the histograms are accumulated over dozens of windows.
-    monkeypatch.setattr(glacier, "_STRIP_PIXELS", 1000)
+    monkeypatch.setattr(reader, "_STRIP_PIXELS", 1000)
     for scene_id in ("l8_scene_02", "l5_scene_01"):
         bands, dem, truth = (read_raw(f) for f in files_of(subset_root, scene_id))
         with rasterio.open(files_of(subset_root, scene_id)[0]) as src:
-            assert math.ceil(src.height / glacier._strip_rows(src)) > 2
+            assert math.ceil(src.height / reader._strip_rows(src)) > 2
         lo, hi = publisher_bounds(bands, dem[0])
-        _, ex = next(glacier.iter_scene_examples(subset_root, scene_id))
+        _, ex = next(glacier_interp.iter_scene_examples(subset_root, scene_id))
         np.testing.assert_array_equal(ex["norm_min"], lo)
         np.testing.assert_array_equal(ex["norm_max"], hi)
         np.testing.assert_array_equal(ex["image"], bands.transpose(1, 2, 0))
@@ -203,7 +204,7 @@ def test_bounds_exact_when_read_in_many_strips(subset_root, monkeypatch):
 
 def test_tail_counts_and_known_bounds(tmp_path):
     # (values averaged into min, into max): lo + 1 and n - hi of the publisher's indices
-    assert [glacier.tail_counts(n) for n in (1, 2, 19, 20, 39, 40, 100, 1999, 12000)] == \
+    assert [glacier_interp.tail_counts(n) for n in (1, 2, 19, 20, 39, 40, 100, 1999, 12000)] == \
         [(1, 1), (1, 1), (1, 1), (2, 1), (2, 2), (3, 2), (6, 5), (100, 100), (601, 600)]
     # 40 pixels: min = mean of the 3 smallest, max = mean of the 2 largest values.
     bands = np.stack([np.arange(40, dtype=np.uint16).reshape(5, 8) * (c + 1)
@@ -211,7 +212,7 @@ def test_tail_counts_and_known_bounds(tmp_path):
     dem = (np.arange(40, dtype=np.int16).reshape(5, 8) - 20) * 7
     truth = np.zeros((5, 8), np.uint8)
     hand_scene(tmp_path, "l8_scene_01", bands, dem, truth, GRID, UTM)
-    lo, hi = glacier.normalization_bounds(tmp_path, "l8_scene_01")
+    lo, hi = glacier_interp.normalization_bounds(tmp_path, "l8_scene_01")
     np.testing.assert_array_equal(lo, [1.0 * c for c in range(1, 7)] + [-133.0])
     np.testing.assert_array_equal(hi, [38.5 * c for c in range(1, 7)] + [129.5])
     np.testing.assert_array_equal(lo, publisher_bounds(bands, dem)[0])
@@ -225,12 +226,12 @@ def test_normalize_is_the_publishers_formula():
     x = rng.uniform(-100, 9000, (9, 11, 7)).astype(np.float32)
     x[0, 0, 2] = np.nan
     x[1, 1, 1] = 20  # == min of the constant channel
-    got = glacier.normalize(x, lo, hi)
+    got = glacier_interp.normalize(x, lo, hi)
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, reference_normalize(x, lo, hi))
     assert got[0, 0, 2] == 0 and got[1, 1, 1] == 0
     # + 1e-6 matters where max - min is small: channel 3 spans 1, x = 40.5 -> 0.4999995
-    assert glacier.normalize(np.full((1, 7), 40.5, np.float32), lo, hi)[0, 3] < 0.5
+    assert glacier_interp.normalize(np.full((1, 7), 40.5, np.float32), lo, hi)[0, 3] < 0.5
 
 
 # --- the publisher's current protocol (glaset_*) --------------------------------------
@@ -241,16 +242,16 @@ def test_glaset_split_is_every_fourth_id_sorted_by_name():
                  for n in range(1, 14))
     validation = set(ids[::4])
     assert len(ids) == 65 and len(validation) == 17
-    assert {s for s in ids if glacier.glaset_split_of(s) == "validation"} == validation
-    assert sum(glacier.glaset_split_of(s) == "train" for s in ids) == 48
-    assert glacier.glaset_split_of("s2_scene_05") == "validation"
+    assert {s for s in ids if glacier_interp.glaset_split_of(s) == "validation"} == validation
+    assert sum(glacier_interp.glaset_split_of(s) == "train" for s in ids) == 48
+    assert glacier_interp.glaset_split_of("s2_scene_05") == "validation"
 
 
 def test_glaset_bounds_are_the_publishers_constants():
     want = {"l5": (4891, 65454), "l7": (6719, 56297), "l8": (1, 65439), "l9": (1, 65453),
             "s2": (1, 19312)}
     for sensor, (mn, mx) in want.items():
-        lo, hi = glacier.glaset_bounds(f"{sensor}_scene_01")
+        lo, hi = glacier_interp.glaset_bounds(f"{sensor}_scene_01")
         assert lo.dtype == hi.dtype == np.float32
         np.testing.assert_array_equal(lo, [mn] * 6 + [-420])
         np.testing.assert_array_equal(hi, [mx] * 6 + [8848])
@@ -267,7 +268,7 @@ def img2patch_origins(h, w, size=256, overlap=40):
 
 @pytest.mark.parametrize("h,w", [(255, 900), (256, 256), (471, 472), (472, 687), (688, 256)])
 def test_glaset_tile_origins(h, w):
-    origins = glacier.glaset_tile_origins(h, w)
+    origins = glacier_interp.glaset_tile_origins(h, w)
     assert origins == img2patch_origins(h, w)
     assert all(r + 256 <= h and c + 256 <= w for r, c in origins)  # never padded
     rows = sorted({r for r, _ in origins})
@@ -281,12 +282,12 @@ def test_glaset_examples_use_fixed_bounds_and_img2patch_tiles(tmp_path):
     dem = rng.integers(-500, 9000, (h, w), dtype=np.int16)
     truth = rng.integers(0, 2, (h, w), dtype=np.uint8)
     hand_scene(tmp_path, "l7_scene_08", bands, dem, truth, GRID, UTM)
-    assert glacier.glaset_split_of("l7_scene_08") == "validation"
-    _, ex = next(glacier.iter_scene_examples(tmp_path, "l7_scene_08", bounds="glaset"))
+    assert glacier_interp.glaset_split_of("l7_scene_08") == "validation"
+    _, ex = next(glacier_interp.iter_scene_examples(tmp_path, "l7_scene_08", bounds="glaset"))
     np.testing.assert_array_equal(ex["norm_min"], [6719] * 6 + [-420])
     np.testing.assert_array_equal(ex["norm_max"], [56297] * 6 + [8848])
     np.testing.assert_array_equal(ex["image"], bands.transpose(1, 2, 0))
-    tiles = list(glacier.iter_glaset_tile_examples(tmp_path, "l7_scene_08"))
+    tiles = list(glacier_interp.iter_glaset_tile_examples(tmp_path, "l7_scene_08"))
     assert [k for k, _ in tiles] == ["l7_scene_08/r0_c0", "l7_scene_08/r216_c0"]
     raw7 = np.concatenate([bands, dem[None].astype(np.int64)]).transpose(1, 2, 0)
     lo = np.array([6719] * 6 + [-420], np.float32)
@@ -315,7 +316,7 @@ def test_tiles_cover_scene_exactly_once(subset_root, scene_id):
     image = np.zeros((rows * 512, cols * 512, 7), np.float32)
     mask = np.zeros((rows * 512, cols * 512), np.uint8)
     cover = np.zeros((rows * 512, cols * 512), np.int32)
-    tiles = list(glacier.iter_tile_examples(subset_root, scene_id))
+    tiles = list(glacier_interp.iter_tile_examples(subset_root, scene_id))
     assert len(tiles) == rows * cols
     assert [(t["row"], t["col"]) for _, t in tiles] == \
         [(r * 512, c * 512) for r in range(rows) for c in range(cols)]
@@ -347,13 +348,13 @@ def test_tiles_of_a_two_tile_scene_with_constant_band(tmp_path):
     dem = rng.integers(-50, 3000, (513, 70), dtype=np.int16)
     truth = (rng.random((513, 70)) > 0.7).astype(np.uint8)
     hand_scene(tmp_path, "s2_scene_13", bands, dem, truth, GRID, UTM)
-    assert glacier.find_scenes(tmp_path) == [("s2_scene_13", "validation")]
-    tiles = list(glacier.iter_tile_examples(tmp_path, "s2_scene_13"))
+    assert glacier_interp.find_scenes(tmp_path) == [("s2_scene_13", "validation")]
+    tiles = list(glacier_interp.iter_tile_examples(tmp_path, "s2_scene_13"))
     assert [k for k, _ in tiles] == ["s2_scene_13/r0_c0", "s2_scene_13/r512_c0"]
     last = tiles[1][1]
     np.testing.assert_array_equal(last["mask"][0, :70], truth[512])
     assert np.all(last["mask"][1:] == 255) and np.all(last["mask"][:, 70:] == 255)
-    lo, hi = glacier.normalization_bounds(tmp_path, "s2_scene_13")
+    lo, hi = glacier_interp.normalization_bounds(tmp_path, "s2_scene_13")
     assert lo[3] == hi[3] == 12345
     assert np.all(tiles[0][1]["image"][..., 3] == 0)
     raw = np.concatenate([bands.astype(np.float32), dem[None].astype(np.float32)])
@@ -373,10 +374,10 @@ def test_truth_background_zero_is_not_masked(subset_root):
         masked = src.read(1, masked=True)
     zeros = int(np.sum(masked.data == 0))
     assert zeros > 0 and int(masked.mask.sum()) == zeros  # the trap: 0 reads as masked
-    _, ex = next(glacier.iter_scene_examples(subset_root, scene_id))
+    _, ex = next(glacier_interp.iter_scene_examples(subset_root, scene_id))
     assert int(np.sum(ex["mask"] == 0)) == zeros
     assert set(np.unique(ex["mask"])) == {0, 1}
-    _, tile = next(glacier.iter_tile_examples(subset_root, scene_id))
+    _, tile = next(glacier_interp.iter_tile_examples(subset_root, scene_id))
     h, w = masked.shape
     assert int(np.sum(tile["mask"][:h, :w] == 0)) == zeros
     assert not np.any(tile["mask"][:h, :w] == 255)
@@ -408,10 +409,10 @@ def test_hand_written_variants_are_read(tmp_path):
     (tmp_path / "scene" / "README.txt").write_text("not a scene")
     (tmp_path / "scene" / "l7_scene_10.tif.aux.xml").write_text("<PAMDataset/>")
 
-    assert glacier.find_scenes(tmp_path) == [("l7_scene_10", "train"),
+    assert glacier_interp.find_scenes(tmp_path) == [("l7_scene_10", "train"),
                                             ("s2_scene_03", "train")]
     for scene_id, (bands, dem, truth) in made.items():
-        _, ex = next(glacier.iter_scene_examples(tmp_path, scene_id))
+        _, ex = next(glacier_interp.iter_scene_examples(tmp_path, scene_id))
         np.testing.assert_array_equal(ex["image"], bands.transpose(1, 2, 0))
         np.testing.assert_array_equal(ex["dem"][..., 0], dem)
         np.testing.assert_array_equal(ex["mask"], truth)
@@ -434,19 +435,19 @@ def test_scene_without_dem_or_truth(tiny_root, which):
     path = files_of(tiny_root, "l9_scene_11")[which]
     path.unlink()
     with pytest.raises(SourceDataError) as err:
-        glacier.find_scenes(tiny_root)
+        glacier_interp.find_scenes(tiny_root)
     assert_names(err, "l9_scene_11", path)
     assert "missing" in str(err.value)
     with pytest.raises(SourceDataError) as err:
-        list(glacier.iter_tile_examples(tiny_root, "l9_scene_11"))
+        list(glacier_interp.iter_tile_examples(tiny_root, "l9_scene_11"))
     assert_names(err, "l9_scene_11", path)
     # the other scene is still readable on its own
-    assert len(list(glacier.iter_scene_examples(tiny_root, "l7_scene_04"))) == 1
+    assert len(list(glacier_interp.iter_scene_examples(tiny_root, "l7_scene_04"))) == 1
 
 
 def test_scene_file_itself_missing(tiny_root):
     with pytest.raises(SourceDataError) as err:
-        list(glacier.iter_scene_examples(tiny_root, "l8_scene_09"))
+        list(glacier_interp.iter_scene_examples(tiny_root, "l8_scene_09"))
     assert_names(err, "l8_scene_09", tiny_root / "scene" / "l8_scene_09.tif")
 
 
@@ -477,11 +478,11 @@ def test_file_on_another_grid(tiny_root, change, which):
     else:
         regrid(path, crs=CRS.from_epsg(crs.to_epsg() + 1))  # the next UTM zone
     with pytest.raises(SourceDataError) as err:
-        glacier.find_scenes(tiny_root)
+        glacier_interp.find_scenes(tiny_root)
     assert_names(err, "l7_scene_04", path)
     assert "another grid" in str(err.value) and change.upper() in str(err.value).upper()
     with pytest.raises(SourceDataError):
-        next(glacier.iter_scene_examples(tiny_root, "l7_scene_04"))
+        next(glacier_interp.iter_scene_examples(tiny_root, "l7_scene_04"))
 
 
 @pytest.mark.parametrize("count", [1, 5, 7])
@@ -492,11 +493,11 @@ def test_scene_band_count_other_than_six(tiny_root, count):
     path.unlink()
     write_tif(path, np.resize(data, (count,) + data.shape[1:]), t, crs)
     with pytest.raises(SourceDataError) as err:
-        glacier.find_scenes(tiny_root)
+        glacier_interp.find_scenes(tiny_root)
     assert_names(err, "l9_scene_11", path)
     assert f"{count} bands" in str(err.value)
     with pytest.raises(SourceDataError):
-        next(glacier.iter_tile_examples(tiny_root, "l9_scene_11"))
+        next(glacier_interp.iter_tile_examples(tiny_root, "l9_scene_11"))
 
 
 @pytest.mark.parametrize("which,dtype", [(0, "float32"), (0, "int16"), (1, "float32"),
@@ -509,7 +510,7 @@ def test_wrong_dtype(tiny_root, which, dtype):
     path.unlink()
     write_tif(path, data.astype(dtype), t, crs)
     with pytest.raises(SourceDataError) as err:
-        glacier.find_scenes(tiny_root)
+        glacier_interp.find_scenes(tiny_root)
     assert_names(err, "l7_scene_04", path)
     assert dtype in str(err.value)
 
@@ -520,8 +521,8 @@ def test_truncated_file(tiny_root):
     with open(path, "r+b") as f:
         f.truncate(size // 2)
     with pytest.raises(SourceDataError) as err:
-        glacier.find_scenes(tiny_root)
-        next(glacier.iter_scene_examples(tiny_root, "l7_scene_04"))
+        glacier_interp.find_scenes(tiny_root)
+        next(glacier_interp.iter_scene_examples(tiny_root, "l7_scene_04"))
     assert_names(err, "l7_scene_04", path)
 
 
@@ -533,9 +534,9 @@ def test_corrupt_pixel_data(tiny_root, which):
     start = data.index(b"\x78\x9c") + 2  # the first deflate stream (zlib header)
     data[start:start + 64] = b"\x5a" * 64
     path.write_bytes(bytes(data))
-    assert glacier.find_scenes(tiny_root)
+    assert glacier_interp.find_scenes(tiny_root)
     with pytest.raises(SourceDataError) as err:
-        list(glacier.iter_tile_examples(tiny_root, "l7_scene_04"))
+        list(glacier_interp.iter_tile_examples(tiny_root, "l7_scene_04"))
     assert_names(err, "l7_scene_04", path)
     assert "cannot read pixels" in str(err.value)
 
@@ -544,21 +545,21 @@ def test_not_a_geotiff(tiny_root):
     path = files_of(tiny_root, "l9_scene_11")[1]
     path.write_bytes(b"<html>404 not found</html>")
     with pytest.raises(SourceDataError) as err:
-        glacier.find_scenes(tiny_root)
+        glacier_interp.find_scenes(tiny_root)
     assert_names(err, "l9_scene_11", path)
 
 
 def test_layout_errors(tmp_path, tiny_root):
     with pytest.raises(SourceDataError) as err:
-        glacier.find_scenes(tmp_path / "nowhere")
+        glacier_interp.find_scenes(tmp_path / "nowhere")
     assert "scene" in str(err.value)
     (tmp_path / "empty" / "scene").mkdir(parents=True)
     with pytest.raises(SourceDataError, match="no scene"):
-        glacier.find_scenes(tmp_path / "empty")
+        glacier_interp.find_scenes(tmp_path / "empty")
     stray = tiny_root / "scene" / "l8_scene_3.tif"
     stray.write_bytes(b"")
     with pytest.raises(SourceDataError) as err:
-        glacier.find_scenes(tiny_root)
+        glacier_interp.find_scenes(tiny_root)
     assert os.path.abspath(stray) in str(err.value)
     with pytest.raises(ValueError):
-        glacier.scene_ids(tiny_root, "test")
+        glacier_interp.scene_ids(tiny_root, "test")

@@ -65,3 +65,17 @@ def test_a_split_string_that_selects_nothing_is_an_error(paths):
 
     with pytest.raises(ValueError, match="selects no example"):
         pipelines.cloudsen12_hq("train[4:]", data_dir=paths["DATA"])
+
+
+def test_s2_joined_example_runs(tmp_path):
+    from parsers import s2_cloud_timeseries as s2_cloud
+
+    namespace = {"S2_MANUAL": os.fspath(tmp_path / "manual"), "S2_DATA": os.fspath(tmp_path / "data")}
+    exec(compile(block("s2-joined"), str(README), "exec"), namespace)  # noqa: S102
+    builder = tfds.builder("s2_cloud_timeseries/joined", data_dir=namespace["S2_DATA"])
+    records = s2_cloud.sample_records()
+    series = {(r["tile"], int(r["localid"])) for name, recs in records.items()
+              if name.startswith("train_") for r in recs}
+    assert builder.info.splits["train"].num_examples == len(series)
+    x, y, w = next(iter(namespace["train"]))
+    assert x.shape[1] == y.shape[1] == w.shape[1] == 64

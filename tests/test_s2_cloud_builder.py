@@ -2,6 +2,7 @@
 TFRecords), every example compared bit for bit with what the writer wrote; the pipeline's
 shapes, masks, windows, crops and normalisation; a small Keras model fits on it."""
 
+import datetime
 import os
 import pathlib
 import shutil
@@ -124,7 +125,7 @@ def test_archives_extracted_under_data_dir_not_next_to_user_files(built):
     assert listing(built["manual"]) == built["manual_before"]
     scratch = built["data_dir"] / "downloads" / "s2_cloud_timeseries_extracted"
     extracted = {p.name for p in scratch.rglob("*") if p.is_file() and not p.name.startswith(".")}
-    assert extracted == {"train_T50TMK_4", "train_T49QGF_2", "val_T18SUJ_4"}
+    assert extracted == {"train_T50TMK_4", "train_T49QGF_2", "val_T18SUJ_4", "val_T50TMK_3"}
     # tiny data: one shard per split
     assert [built["builder"].info.splits[s].num_shards for s in SPLITS] == [1, 1]
     # the build records the files the user gave (archives, extracted files), not the scratch copies
@@ -260,7 +261,7 @@ def test_last_target_is_the_last_label_with_pre_padding(built, stored, max_lengt
 
 
 def test_random_crop_keeps_the_labelled_centre(built, stored):
-    kwargs = dict(data_dir=built["data_dir"], batch_size=16, crop_size=9, crop_mode="random",
+    kwargs = dict(data_dir=built["data_dir"], batch_size=16, crop_size=9, mode="random",
                   normalize=False, shuffle=False, seed=5)
     (x, y, w), = batches(s2_cloud_timeseries("train", **kwargs))
     (x2, _, _), = batches(s2_cloud_timeseries("train", **kwargs))
@@ -283,6 +284,19 @@ def test_random_crop_keeps_the_labelled_centre(built, stored):
     np.testing.assert_array_equal(xc[0, :len(source["labels"])], source["image"][:, 16:26, 16:26])
 
 
+def test_crop_mode_is_a_deprecated_alias_of_mode(built, stored):
+    kwargs = dict(data_dir=built["data_dir"], batch_size=16, crop_size=9, normalize=False,
+                  shuffle=False, seed=5)
+    with pytest.warns(DeprecationWarning, match="use mode"):
+        ds = s2_cloud_timeseries("train", crop_mode="center", **kwargs)
+    (x, _, _), = batches(ds)
+    for i, source in enumerate(stored["train"]):  # centred, not train's default random
+        np.testing.assert_array_equal(x[i, :len(source["labels"])],
+                                      source["image"][:, 17:26, 17:26])
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="mode"):
+        s2_cloud_timeseries("train", crop_mode="sideways", **kwargs)
+
+
 def test_covering_crop_origin_bounds():
     box = (18, 18, 24, 24)
     for seed in range(30):
@@ -298,7 +312,7 @@ def test_covering_crop_origin_bounds():
 
 def test_normalisation_uses_band_stats(built, stored):
     stats = built["builder"].info.metadata["band_stats"]
-    ds = s2_cloud_timeseries("validation", data_dir=built["data_dir"], batch_size=8)
+    ds = s2_cloud_timeseries("validation", data_dir=built["data_dir"], batch_size=16)
     (x, _, w), = batches(ds)
     mean, std = np.array(stats["mean"], np.float32), np.array(stats["std"], np.float32)
     for i, source in enumerate(stored["validation"]):
@@ -339,3 +353,115 @@ def test_keras_fits_on_the_pipeline(built):
         history = model(sequences).fit(ds, epochs=2, verbose=0)
         assert len(history.history["loss"]) == 2
         assert np.isfinite(history.history["loss"]).all()
+
+
+# --------------------------------------------------------------------------- joined
+
+
+def day_number(value):
+    """A stored date as a day number, decoded with datetime alone."""
+    value = int(value)
+    if 19000000 <= value <= 21000000:
+        return datetime.date(value // 10000, value // 100 % 100, value % 100).toordinal()
+    return value
+
+
+def joined_expected(split):
+    """{(tile, localid): (image, labels, dates, weights, pieces)}: the writer's records of a
+    split grouped by tile and localid, timestamps in date order, a repeated date once."""
+    groups = {}
+    for record in expected(split):
+        group = groups.setdefault((record["tile"], int(record["localid"])), [{}, 0])
+        group[1] += 1
+        for t in range(len(record["dates"])):
+            group[0].setdefault(day_number(record["dates"][t]),
+                                tuple(record[k][t] for k in ("image", "labels", "dates", "weights")))
+    return {key: tuple(np.stack([steps[d][i] for d in sorted(steps)]) for i in range(4)) + (n,)
+            for key, (steps, n) in groups.items()}
+
+
+@pytest.fixture(scope="module")
+def joined(built, tmp_path_factory):
+    """The joined config built from the same sample, in both file formats."""
+    root = tmp_path_factory.mktemp("s2_joined")
+    data = {}
+    for fmt in ("tfrecord", "array_record"):
+        builder = tfds.builder(f"{NAME}/joined", data_dir=root / fmt, file_format=fmt)
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+            manual_dir=os.fspath(built["manual"])))
+        data[fmt] = root / fmt
+    return data
+
+
+def joined_examples(builder, split):
+    if builder.info.file_format == tfds.core.file_adapters.FileFormat.TFRECORD:
+        return list(tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False)))
+    source = builder.as_data_source(split=split)
+    return [source[i] for i in range(len(source))]
+
+
+@pytest.mark.parametrize("fmt", ["tfrecord", "array_record"])
+@pytest.mark.parametrize("split", ["train", "validation"])
+def test_joined_examples_are_the_whole_series(joined, split, fmt):
+    builder = tfds.builder(f"{NAME}/joined", data_dir=joined[fmt])
+    assert builder.builder_config.name == "joined" and "pieces" in builder.info.features
+    assert builder.info.features["pieces"].np_dtype == np.int32
+    assert pathlib.Path(builder.data_dir) == joined[fmt] / NAME / "joined" / str(builder.version)
+    want = joined_expected(split)
+    got = joined_examples(builder, split)
+    assert len(got) == len(want) == builder.info.splits[split].num_examples
+    seen = set()
+    for example in got:
+        tile = example["tile"].decode() if isinstance(example["tile"], bytes) else example["tile"]
+        key = (tile, int(example["localid"]))
+        assert key in want and key not in seen
+        seen.add(key)
+        image, labels, dates, weights, pieces = want[key]
+        assert example["image"].dtype == np.uint16
+        np.testing.assert_array_equal(example["image"], image)
+        np.testing.assert_array_equal(example["labels"], labels)
+        np.testing.assert_array_equal(example["dates"], dates)
+        np.testing.assert_array_equal(example["weights"], weights)
+        assert example["pieces"] == pieces
+        days = [day_number(d) for d in example["dates"]]
+        assert all(a < b for a, b in zip(days, days[1:]))
+    # the sample really joins: fewer series than records, some longer than a record
+    assert len(got) < len(expected(split))
+    assert max(len(e["labels"]) for e in got) > (100 if split == "train" else 20)
+
+
+def test_default_config_is_the_pieces(built):
+    builder = built["builder"]
+    assert builder.builder_config.name == "pieces" and "pieces" not in builder.info.features
+    assert pathlib.Path(builder.data_dir) == built["data_dir"] / NAME / "pieces" / str(builder.version)
+    assert builder.info.splits["validation"].num_examples == len(expected("validation"))
+
+
+@pytest.mark.parametrize("fmt", ["tfrecord", "array_record"])
+def test_pipeline_over_joined(joined, fmt):
+    want = joined_expected("validation")
+    builder = tfds.builder(f"{NAME}/joined", data_dir=joined[fmt])
+    order = [(e["tile"].decode() if isinstance(e["tile"], bytes) else e["tile"], int(e["localid"]))
+             for e in joined_examples(builder, "validation")]
+    ds = s2_cloud_timeseries("validation", config="joined", data_dir=joined[fmt], batch_size=3,
+                             normalize=False, shuffle=False)
+    rows = [(x[i], y[i], w[i]) for x, y, w in batches(ds) for i in range(len(y))]
+    assert len(rows) == len(order)
+    for (x, y, w), key in zip(rows, order):
+        image, labels = want[key][:2]
+        t = len(labels)
+        np.testing.assert_array_equal(x[:t], image.astype(np.float32))
+        np.testing.assert_array_equal(y[:t], labels)
+        assert (w[:t] == 1).all() and (w[t:] == 0).all() and (x[t:] == 0).all()
+    # cut into windows of max_length: every timestamp once, nothing dropped
+    ds = s2_cloud_timeseries("validation", config="joined", data_dir=joined[fmt], batch_size=4,
+                             max_length=8, normalize=False, shuffle=False)
+    windows = [(x[i], y[i], w[i]) for x, y, w in batches(ds) for i in range(len(y))]
+    cut = [(want[k][0][s:s + 8], want[k][1][s:s + 8]) for k in order
+           for s in range(0, len(want[k][1]), 8)]
+    assert len(windows) == len(cut)
+    for (x, y, w), (image, labels) in zip(windows, cut):
+        t = int(w.sum())
+        assert x.shape[0] == 8 and t == len(labels)
+        np.testing.assert_array_equal(x[:t], image.astype(np.float32))
+        np.testing.assert_array_equal(y[:t], labels)

@@ -2,7 +2,10 @@
 module's sample writer and by hand, read back and compared bit for bit."""
 
 import datetime
+import os
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -124,7 +127,7 @@ def test_every_example_equals_what_was_written(samples, tmp_path):
     scratch = tmp_path / "scratch"
     seen = {}
     for split, names in (("train", ["train_T31TCJ_3", "train_T49QGF_2", "train_T50TMK_4"]),
-                         ("validation", ["val_T18SUJ_4", "val_T50TMK_2"])):
+                         ("validation", ["val_T18SUJ_4", "val_T50TMK_2", "val_T50TMK_3"])):
         files = s2_cloud.split_files(root, split, scratch, progress=False)
         assert [s2_cloud.parse_source_name(f.name).name for f in files] == names
         for path in files:  # archive members land in scratch, never next to the user's files
@@ -146,7 +149,8 @@ def test_find_sources_of_samples(samples):
     assert [(s.split, s.name.name, s.member) for s in sources] == [
         ("train", "train_T31TCJ_3", None), ("train", "train_T49QGF_2", "train_T49QGF_2"),
         ("train", "train_T50TMK_4", "train_T50TMK_4"),
-        ("validation", "val_T18SUJ_4", "val_T18SUJ_4"), ("validation", "val_T50TMK_2", None)]
+        ("validation", "val_T18SUJ_4", "val_T18SUJ_4"), ("validation", "val_T50TMK_2", None),
+        ("validation", "val_T50TMK_3", "val_T50TMK_3")]
     assert sources[0].name.tile == "T31TCJ" and sources[0].name.num_records == 3
 
 
@@ -174,6 +178,67 @@ def test_extract_archive_md5_skip_and_resume(samples, tmp_path):
     assert paths[0].is_file() and paths[1].stat().st_mtime_ns == stamps[paths[1]]
     assert [k for k, _ in read_all(paths[0])] == [f"{paths[0].name}/{i}" for i in
                                                   range(len(expected[paths[0].name]))]
+
+
+def test_numpy_side_never_imports_tensorflow(tmp_path):
+    """The parser package, each of its modules and the shared pieces it uses are
+    TensorFlow-free: imported, writing the samples and reading them back in a fresh
+    process leaves 'tensorflow' out of sys.modules."""
+    package = pathlib.Path(s2_cloud.__file__).parent
+    modules = ["parsers.s2_cloud_timeseries"] + [
+        f"parsers.s2_cloud_timeseries.{p.stem}" for p in sorted(package.glob("*.py"))
+        if p.stem != "__init__"]
+    assert "parsers.s2_cloud_timeseries.reader" in modules and len(modules) >= 3
+    code = "\n".join([
+        "import importlib, sys",
+        f"for name in {modules + ['parsers.archives', 'parsers.tf_example', 'parsers.tfrecord']!r}:",
+        "    importlib.import_module(name)",
+        "from parsers import s2_cloud_timeseries as s2",
+        f"root = s2.write_samples({str(tmp_path / 'manual')!r})",
+        "n = sum(1 for split in ('train', 'validation')",
+        f"        for _ in s2.iter_split(root, split, {str(tmp_path / 'scratch')!r}, progress=False))",
+        "assert n > 0, n",
+        "print('TF' if 'tensorflow' in sys.modules else 'NO_TF')"])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(pathlib.Path(__file__).resolve().parents[1]) + os.pathsep + env.get(
+        "PYTHONPATH", "")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip().splitlines()[-1] == "NO_TF"
+
+
+def test_written_records_parse_identically_in_tensorflow(tmp_path):
+    """What the TensorFlow-free writer writes, TensorFlow reads: the framing through
+    tf.data.TFRecordDataset (its CRC checks), each record through tf.train.Example, whose
+    features are the publisher's five, holding the example's values."""
+    examples = [make_example(3, localid=-5, seed=1), make_example(100, localid=2**40, seed=2)]
+    path = s2_cloud.write_tfrecord(tmp_path / "train_T11ABC_2", examples)
+    raws = [r.numpy() for r in tf.data.TFRecordDataset(str(path))]
+    assert raws == [s2_cloud.serialize_record(e) for e in examples]
+    for raw, example in zip(raws, examples, strict=True):
+        parsed = tf.train.Example.FromString(raw)
+        features = parsed.features.feature
+        assert set(features) == {"localid", "image_raw_ldseries", "labels", "dates", "weights"}
+        assert list(features["localid"].int64_list.value) == [int(example["localid"])]
+        stored = np.frombuffer(features["image_raw_ldseries"].bytes_list.value[0], "<u2")
+        np.testing.assert_array_equal(stored.reshape(-1, 4, 42, 42),
+                                      example["image"].transpose(0, 3, 1, 2))
+        for key, dtype in (("labels", np.int8), ("dates", "<i8"), ("weights", "<f4")):
+            values = features[key].bytes_list.value
+            assert len(values) == 1, key
+            np.testing.assert_array_equal(np.frombuffer(values[0], dtype), example[key], key)
+        # and TensorFlow writes the same message the same way
+        assert tf.train.Example.FromString(parsed.SerializeToString()) == parsed
+        again = tf.train.Example()
+        again.ParseFromString(raw)
+        assert again.SerializeToString(deterministic=True) == raw
+    # TensorFlow's own writer and ours frame records identically
+    theirs = tmp_path / "theirs"
+    with tf.io.TFRecordWriter(str(theirs)) as writer:
+        for raw in raws:
+            writer.write(raw)
+    assert theirs.read_bytes() == path.read_bytes()
 
 
 # --------------------------------------------------------------------------- variants
@@ -442,3 +507,121 @@ def test_md5_mismatch(small_archive, tmp_path):
     assert {p.name: p.read_bytes() for p in good} == members
     with pytest.raises(SourceDataError, match=r"pack.7z: md5 is"):
         s2_cloud.extract_archive(archive, out, md5="2" * 32, progress=False)
+
+
+# --------------------------------------------------------------------------- joined
+
+
+def plain_day(value):
+    """A stored date as a day number (date.toordinal), decoded here with datetime alone."""
+    value = int(value)
+    if 19000000 <= value <= 21000000:
+        return datetime.date(value // 10000, value // 100 % 100, value % 100).toordinal()
+    return value
+
+
+def plain_records(path):
+    """(localid, image (T, 42, 42, 4), labels, dates, weights) per record, read with
+    TensorFlow's reader and tf.train.Example (not the module under test)."""
+    out = []
+    for raw in tf.data.TFRecordDataset(str(path)):
+        f = tf.train.Example.FromString(raw.numpy()).features.feature
+        image = np.frombuffer(f["image_raw_ldseries"].bytes_list.value[0], "<u2")
+        out.append((int(f["localid"].int64_list.value[0]),
+                    image.reshape(-1, 4, 42, 42).transpose(0, 2, 3, 1),
+                    np.frombuffer(f["labels"].bytes_list.value[0], np.int8).astype(np.int64),
+                    np.frombuffer(f["dates"].bytes_list.value[0], "<i8"),
+                    np.frombuffer(f["weights"].bytes_list.value[0], "<f4")))
+    return out
+
+
+def plain_join(files):
+    """{(tile, localid): (image, labels, dates, weights, pieces, files)}: every record of
+    the files grouped by tile and localid, its timestamps put in date order one by one,
+    a repeated date dropped (after checking its data is the same)."""
+    groups = {}
+    for path in files:
+        tile = path.name.split("_")[1]
+        for localid, image, labels, dates, weights in plain_records(path):
+            group = groups.setdefault((tile, localid), {"steps": {}, "pieces": 0, "files": set()})
+            group["pieces"] += 1
+            group["files"].add(path.name)
+            for t in range(len(dates)):
+                step = (image[t], labels[t], dates[t], weights[t])
+                day = plain_day(dates[t])
+                if day in group["steps"]:
+                    kept = group["steps"][day]
+                    assert all(np.array_equal(a, b) for a, b in zip(kept, step))
+                    group["overlap"] = True
+                else:
+                    group["steps"][day] = step
+    out = {}
+    for key, group in groups.items():
+        steps = [group["steps"][d] for d in sorted(group["steps"])]
+        out[key] = (np.stack([s[0] for s in steps]), np.array([s[1] for s in steps]),
+                    np.array([s[2] for s in steps]), np.array([s[3] for s in steps]),
+                    group["pieces"], group["files"], group.get("overlap", False))
+    return out
+
+
+@pytest.mark.parametrize("split", ["train", "validation"])
+def test_joined_series_equal_plain_concatenation(samples, tmp_path, split):
+    root, _ = samples
+    files = s2_cloud.split_files(root, split, tmp_path / "scratch", progress=False)
+    want = plain_join(files)
+    got = list(s2_cloud.iter_joined(files))
+    assert len(got) == len(want)
+    assert len({k for k, _ in got}) == len(got)
+    for key, example in got:
+        image, labels, dates, weights, pieces, _, _ = want[(example["tile"], int(example["localid"]))]
+        assert key == f"{example['tile']}/{int(example['localid'])}"
+        assert example["image"].dtype == np.uint16 and example["image"].flags.c_contiguous
+        np.testing.assert_array_equal(example["image"], image)
+        np.testing.assert_array_equal(example["labels"], labels)
+        np.testing.assert_array_equal(example["dates"], dates)
+        np.testing.assert_array_equal(example["weights"], weights)
+        assert example["pieces"].dtype == np.int32 and example["pieces"] == pieces
+        days = [plain_day(d) for d in example["dates"]]
+        assert all(a < b for a, b in zip(days, days[1:]))  # strictly increasing
+    # the sample exercises joining: within a file (the 130-long series), across an
+    # extracted file and an archive, with one date in two pieces (same data)
+    many = [v for v in want.values() if v[4] > 1]
+    assert many
+    if split == "validation":
+        assert any(len(v[5]) > 1 for v in many) and any(v[6] for v in many)
+        assert len(got) < sum(len(plain_records(f)) for f in files)
+
+
+def test_joined_duplicate_date_with_different_data_names_both_files(tmp_path):
+    first = make_example(5, localid=9, seed=1)  # dates 2019-03-01 + 5 k
+    later = make_example(4, localid=9, seed=2)
+    later["dates"] = first["dates"][-1] + 5 * np.arange(4)  # starts on first's last date
+    manual = tmp_path / "manual"
+    a = s2_cloud.write_tfrecord(manual / "train_T11ABC_1", [first])
+    b = s2_cloud.write_tfrecord(manual / "more" / "train_T11ABC_2.tfrecord",
+                                [make_example(2, localid=3, seed=3), later])
+    with pytest.raises(SourceDataError) as error:
+        list(s2_cloud.iter_joined([a, b]))
+    assert str(a) in str(error.value) and str(b) in str(error.value)
+    assert "2019-03-21" in str(error.value) and "different data" in str(error.value)
+    # the same date with the same data is kept once
+    same = {k: np.concatenate([first[k][-1:], v[1:]]) if k in ("image", "labels", "dates",
+                                                                "weights") else v
+            for k, v in later.items()}
+    b = s2_cloud.write_tfrecord(manual / "more" / "train_T11ABC_2.tfrecord",
+                                [make_example(2, localid=3, seed=3), same])
+    joined = dict(s2_cloud.iter_joined([b, a]))  # file order does not matter: dates do
+    assert set(joined) == {"T11ABC/9", "T11ABC/3"}
+    series = joined["T11ABC/9"]
+    assert series["pieces"] == 2 and len(series["dates"]) == 8
+    np.testing.assert_array_equal(series["image"], np.concatenate([first["image"], same["image"][1:]]))
+    np.testing.assert_array_equal(series["dates"], 737119 + 5 * np.arange(8))
+
+
+def test_joined_undecodable_date_names_file_and_record(tmp_path):
+    bad = make_example(3, localid=1)
+    bad["dates"] = np.array([737119, 20191301, 737130])  # month 13
+    path = s2_cloud.write_tfrecord(tmp_path / "val_T11ABC_2", [make_example(2, localid=2), bad])
+    assert len(read_all(path)) == 2  # the pieces as published keep raw dates
+    with pytest.raises(SourceDataError, match=r"val_T11ABC_2: record 1: date 20191301"):
+        list(s2_cloud.iter_joined([path]))

@@ -29,6 +29,7 @@ SPLITS = {
                           "test[:1]+train[1:3]"],
     "gedi_agbd": ["train", "train[:5]", "train[-3:]", "train[10%:40%]", "test+train[:2]"],
     "s2_cloud_timeseries": ["train", "train[:3]", "train[-2:]", "validation[50%:]", "validation+train[:1]"],
+    "s2_cloud_timeseries/joined": ["train", "train[:3]", "validation[-2:]", "validation+train[:1]"],
     "glacier_interp/scenes": ["validation", "validation[:3]", "train[-2:]", "train[10%:20%]+validation[:1]"],
     "cpazmal/scenario1": ["train", "train[:3]", "train[-2:]", "train[20%:60%]"],
     "cpazmal/scenario4": ["source", "target[:2]", "source+target", "target[-3:]+source[:1]"],
@@ -84,6 +85,7 @@ def cases():
         "cloudsen12_hq/l1c": ["center", "random", "grid", "augment"],
         "gedi_agbd": ["center", "random"],
         "s2_cloud_timeseries": ["whole", "shuffled", "windows"],
+        "s2_cloud_timeseries/joined": ["whole", "windows"],
         "glacier_interp/scenes": ["grid", "random"],
         "cpazmal/scenario1": ["ordered", "shuffled"],
         "cpazmal/scenario4": ["ordered", "shuffled"],
@@ -148,10 +150,10 @@ def gedi_case(data_dir, split, mode, examples):
     return got, want, not shuffle
 
 
-def s2_case(data_dir, split, mode, examples):
+def s2_case(data_dir, split, mode, examples, config=None):
     if mode == "windows":  # series cut into windows of 4 steps, each padded to 4
-        ds = pipelines.s2_cloud_timeseries(split, data_dir=data_dir, normalize=False, batch_size=1,
-                                           max_length=4, shuffle=False)
+        ds = pipelines.s2_cloud_timeseries(split, config=config, data_dir=data_dir, normalize=False,
+                                           batch_size=1, max_length=4, shuffle=False)
         got = []
         for x, y, w in elements(ds):
             real = int(w.sum())
@@ -163,8 +165,8 @@ def s2_case(data_dir, split, mode, examples):
                                    ex["labels"][s:s + 4].astype(np.int32)))
         return got, want, True
     shuffle = mode == "shuffled"
-    ds = pipelines.s2_cloud_timeseries(split, data_dir=data_dir, normalize=False, batch_size=1,
-                                       shuffle=shuffle, seed=4)
+    ds = pipelines.s2_cloud_timeseries(split, config=config, data_dir=data_dir, normalize=False,
+                                       batch_size=1, shuffle=shuffle, seed=4)
     got = [digest(x, y, w) for x, y, w in elements(ds)]
     want = [digest(ex["image"].astype(np.float32), ex["labels"].astype(np.int32),
                    np.ones(len(ex["labels"]), np.float32)) for ex in examples]
@@ -221,7 +223,7 @@ def test_pipeline_yields_what_tfds_load_yields(builds, spec, fmt, split, mode):
     elif name == "gedi_agbd":
         got, want, ordered = gedi_case(data_dir, split, mode, examples)
     elif name == "s2_cloud_timeseries":
-        got, want, ordered = s2_case(data_dir, split, mode, examples)
+        got, want, ordered = s2_case(data_dir, split, mode, examples, (spec.split("/") + [None])[1])
     elif name == "glacier_interp":
         got, want, ordered = glacier_case(data_dir, split, mode, examples)
     else:

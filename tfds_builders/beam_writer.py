@@ -9,12 +9,12 @@ The pipeline is::
 
     work items (split, shard index, shard path, shard fn, stats specs)
       | Reshuffle                      spread over the workers
-      | WriteShard                     core.write_shard with core.ExampleEncoder
+      | WriteShard                     shards.write_shard with encoding.ExampleEncoder
       | ToList | SaveResults           one small JSON file under the data dir
 
 Each work item's shard fn opens its own slice of the sources in the worker that runs
 it (a patch range of a memmap split, some TFRecord files, HDF5 example ranges or
-groups, some glacier scenes), and :func:`core.write_shard` writes the very bytes the
+groups, some glacier scenes), and :func:`shards.write_shard` writes the very bytes the
 in-process path writes. What each shard gives (count, bytes, statistics) travels
 through the pipeline and is saved as JSON next to the shards, so the driver reads it
 back from the data dir on any runner (DirectRunner, Dataflow, Spark, Flink), and then
@@ -39,8 +39,9 @@ from tensorflow_datasets.core import file_adapters
 from tensorflow_datasets.core import split_builder as split_builder_lib
 
 from parsers.errors import SourceDataError
-from tfds_builders import core
-from tfds_builders.stats import BandStats
+from tfds_builders import shards
+from tfds_builders.encoding import ExampleEncoder
+from tfds_builders.stats import BandStats, PatchStats
 
 #: the results file, in the (incomplete) data dir while the pipeline runs
 RESULTS_NAME = "beam_shard_results.json"
@@ -52,12 +53,12 @@ class WorkItem(NamedTuple):
     split: str
     index: int
     path: str
-    shard_fn: core.ShardFn
-    specs: Mapping[str, core.StatsSpec]
+    shard_fn: shards.ShardFn
+    specs: Mapping[str, shards.StatsSpec]
 
 
-def work_items(plan: Mapping[str, Sequence[core.ShardFn]], templates: Mapping,
-               specs: Mapping[str, Mapping[str, core.StatsSpec]]) -> list[WorkItem]:
+def work_items(plan: Mapping[str, Sequence[shards.ShardFn]], templates: Mapping,
+               specs: Mapping[str, Mapping[str, shards.StatsSpec]]) -> list[WorkItem]:
     """One :class:`WorkItem` per (split, shard index), with its shard file's path."""
     items = []
     for split, fns in plan.items():
@@ -70,19 +71,24 @@ def work_items(plan: Mapping[str, Sequence[core.ShardFn]], templates: Mapping,
 # ------------------------------------------------------------------ results as JSON
 
 def _stats_state(acc: BandStats) -> dict:
-    return {"bands": acc.bands, "count": acc.count, "sum": acc.sum, "sumsq": acc.sumsq,
-            "min": acc.min, "max": acc.max}
+    state = {"bands": acc.bands, "count": acc.count, "sum": acc.sum, "sumsq": acc.sumsq,
+             "min": acc.min, "max": acc.max}
+    if isinstance(acc, PatchStats):
+        state["rows"] = acc.rows
+    return state
 
 
 def _stats_from_state(state: dict) -> BandStats:
-    acc = BandStats(state["bands"])
+    acc = BandStats(state["bands"]) if "rows" not in state else PatchStats(state["bands"])
+    if "rows" in state:
+        acc.rows = [[list(field) for field in row] for row in state["rows"]]
     # JSON keeps Python ints exact and floats to the last bit (shortest repr)
     acc.count, acc.sum, acc.sumsq = list(state["count"]), list(state["sum"]), list(state["sumsq"])
     acc.min, acc.max = [float(v) for v in state["min"]], [float(v) for v in state["max"]]
     return acc
 
 
-def result_record(item: WorkItem, result: core.ShardResult | None = None,
+def result_record(item: WorkItem, result: shards.ShardResult | None = None,
                   error: SourceDataError | None = None) -> dict:
     """What a worker sends back for one work item (JSON-able)."""
     record = {"split": item.split, "index": item.index}
@@ -94,7 +100,7 @@ def result_record(item: WorkItem, result: core.ShardResult | None = None,
     return record
 
 
-def read_results(path, plan: Mapping[str, Sequence]) -> dict[str, list[core.ShardResult]]:
+def read_results(path, plan: Mapping[str, Sequence]) -> dict[str, list[shards.ShardResult]]:
     """``{split: [ShardResult in shard order]}`` from the saved records; raises the
     first :class:`SourceDataError` (split, then shard order) a worker reported."""
     records = json.loads(epath.Path(path).read_text())
@@ -108,7 +114,7 @@ def read_results(path, plan: Mapping[str, Sequence]) -> dict[str, list[core.Shar
                 raise RuntimeError(f"the Beam pipeline gave no result for shard {index} of split {split}")
             if "error" in record:
                 raise SourceDataError(*record["error"])
-            shard_results.append(core.ShardResult(
+            shard_results.append(shards.ShardResult(
                 record["count"], record["num_bytes"],
                 {k: _stats_from_state(v) for k, v in record["stats"].items()}))
         results[split] = shard_results
@@ -125,7 +131,7 @@ def _save_results(records: list[dict], path: str) -> None:
 # ------------------------------------------------------------------------ the pipeline
 
 class WriteShard(beam.DoFn):
-    """Writes one work item's shard with :func:`core.write_shard`; yields its result record."""
+    """Writes one work item's shard with :func:`shards.write_shard`; yields its result record."""
 
     def __init__(self, features, file_format: str):
         super().__init__()
@@ -133,11 +139,11 @@ class WriteShard(beam.DoFn):
         self.encoder = None
 
     def setup(self):
-        self.encoder = core.ExampleEncoder(self.features)
+        self.encoder = ExampleEncoder(self.features)
 
     def process(self, item: WorkItem):
         try:
-            result = core.write_shard(item.path, item.shard_fn(), self.encoder,
+            result = shards.write_shard(item.path, item.shard_fn(), self.encoder,
                                       self.file_format, item.specs)
         except SourceDataError as error:
             yield result_record(item, error=error)
@@ -146,10 +152,10 @@ class WriteShard(beam.DoFn):
         yield result_record(item, result)
 
 
-def write_splits(plan: Mapping[str, Sequence[core.ShardFn]], *, templates: Mapping,
-                 specs: Mapping[str, Mapping[str, core.StatsSpec]], features, file_format,
+def write_splits(plan: Mapping[str, Sequence[shards.ShardFn]], *, templates: Mapping,
+                 specs: Mapping[str, Mapping[str, shards.StatsSpec]], features, file_format,
                  data_dir, split_dict, dataset_size=None, beam_options=None, beam_runner=None
-                 ) -> dict[str, list[core.ShardResult]]:
+                 ) -> dict[str, list[shards.ShardResult]]:
     """Write every shard of ``plan`` with one Beam pipeline; ``{split: [ShardResult]}``.
 
     ``templates`` maps each split to its ``ShardedFileTemplate``; ``specs`` the splits

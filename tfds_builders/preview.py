@@ -21,6 +21,8 @@ from typing import Sequence
 
 import numpy as np
 
+from parsers.atomic import atomic_path
+
 #: The colour of "no label" (label 255) and of no-data pixels in every preview.
 NO_LABEL_RGB = (128, 128, 128)
 NO_LABEL_NAME = "no label"
@@ -203,14 +205,12 @@ def write_png(rows: list[Row], path: os.PathLike | str, title: str = "") -> Path
     boxes = [{"row": r, "panel": p, "box": [round(b.x0), round(height - b.y1), round(b.x1), round(height - b.y0)]}
              for r, p, b in ((r, p, ax.get_window_extent()) for r, p, ax in drawn)]
     meta = json.dumps({"panels": boxes, "legend": list(legend)})
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        image.imsave(tmp, np.asarray(fig.canvas.buffer_rgba()), format="png", metadata={"eo-tfds:panels": meta})
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            image.imsave(tmp, np.asarray(fig.canvas.buffer_rgba()), format="png",
+                         metadata={"eo-tfds:panels": meta})
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

@@ -121,3 +121,47 @@ class BandStats:
             "min": [m if n else math.nan for m, n in zip(self.min, self.count)],
             "max": [m if n else math.nan for m, n in zip(self.max, self.count)],
         }
+
+
+class PatchStats(BandStats):
+    """:class:`BandStats` that also keeps each update's own statistics: one row per
+    update (per example: a patch), in update order, then merge order.
+
+    The totals are exactly a :class:`BandStats`'s over the same updates (each update is
+    computed by a :class:`BandStats` and added as ``update`` adds it), so a builder that
+    keeps per-patch rows publishes the same ``band_stats``. The rows let any subset of
+    the patches be summarised later without reading them again (re-split trials).
+    """
+
+    FIELDS = ("count", "sum", "sumsq", "min", "max")
+
+    def __init__(self, bands: Sequence[str]):
+        super().__init__(bands)
+        #: per update: ``[count, sum, sumsq, min, max]``, each a list in band order
+        self.rows: list[list[list]] = []
+
+    def update(self, values: np.ndarray, valid: np.ndarray | None = None) -> None:
+        one = BandStats(self.bands)
+        one._buffers = self._buffers  # pylint: disable=protected-access  # shared work arrays
+        one.update(values, valid)
+        self.rows.append([one.count, one.sum, one.sumsq, one.min, one.max])
+        BandStats.merge(self, one)
+
+    def merge(self, other: "BandStats") -> "PatchStats":
+        super().merge(other)
+        self.rows.extend(getattr(other, "rows", []))
+        return self
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The rows as ``{field: (updates, bands) array}``: ``count`` int64, ``sum`` and
+        ``sumsq`` int64 when every value is an integer (exact; a value beyond int64 is
+        an OverflowError, never a wrapped one), float64 otherwise; ``min``/``max``
+        float64 (inf / -inf where a band had no valid value)."""
+        nb = len(self.bands)
+        out = {}
+        for k, field in enumerate(self.FIELDS):
+            column = [row[k] for row in self.rows]
+            exact = field in ("count", "sum", "sumsq") and all(
+                isinstance(v, int) for values in column for v in values)
+            out[field] = np.array(column, np.int64 if exact else np.float64).reshape(len(column), nb)
+        return out

@@ -16,13 +16,15 @@ from tfds_builders import core
 
 @dataclasses.dataclass(eq=False)
 class CpazmalConfig(tfds.core.BuilderConfig):
-    """One scenario with all its parameters, named as the publisher's arguments.
+    """One scenario with all its parameters, as fields named as the publisher's arguments
+    (SPEC: every parameter is a field of this dataclass, as in TFDS's own configs).
 
     Field defaults are those of ``scenario1``; start from one of :data:`CONFIGS`
     (``dataclasses.replace(SCENARIO1, name="s1_w16", window_size=16)``) or use
-    :meth:`for_scenario` so that the other fields take that scenario's defaults.
-    The meaning of each field is that of :class:`parsers.cpazmal.ScenarioParams`
-    (the same names and defaults; a test keeps them equal).
+    :meth:`for_scenario` so that the other fields take that scenario's defaults. Each
+    field means what the same field of :class:`parsers.cpazmal.ScenarioParams` means
+    (the parser's scenario functions take them as :attr:`params`; a test keeps the names
+    and defaults of the two equal).
     """
 
     scenario: str = "scenario1"
@@ -57,9 +59,9 @@ class CpazmalConfig(tfds.core.BuilderConfig):
         return cls(name=name or scenario, description=description, **params)
 
     @property
-    def params(self) -> dict:
-        """The scenario parameters, as keyword arguments of the parser's scenario functions."""
-        return src.params_from(self)
+    def params(self) -> src.ScenarioParams:
+        """The scenario parameters, as the parser's scenario functions take them."""
+        return src.ScenarioParams(**src.params_from(self))
 
     @property
     def pols(self) -> tuple[str, ...]:
@@ -102,7 +104,7 @@ def _strings():
 
 
 def scenario_features(config: CpazmalConfig) -> tfds.features.FeaturesDict:
-    """The features of a config's scenario (see the SPEC, cpazmal)."""
+    """The features of a config's scenario (see :class:`Cpazmal`)."""
     ws = int(config.window_size)
     common = {
         "label": tfds.features.ClassLabel(names=src.LEARNING_CLASSES),
@@ -132,7 +134,7 @@ def scenario_features(config: CpazmalConfig) -> tfds.features.FeaturesDict:
 
 def _json_params(config: CpazmalConfig) -> dict:
     out = {}
-    for k, v in config.params.items():
+    for k, v in config.params.as_kwargs().items():
         out[k] = list(v) if isinstance(v, tuple) else v
     return out
 
@@ -191,7 +193,7 @@ dates.
 
     def _info(self) -> tfds.core.DatasetInfo:
         config = self.builder_config
-        src.resolve_params(**config.params)  # a bad variant fails here, naming the field
+        src.resolve_params(**config.params.as_kwargs())  # a bad variant fails here, naming the field
         return self.dataset_info_from_configs(
             features=scenario_features(config),
             supervised_keys=None,
@@ -220,9 +222,8 @@ dates.
     def _shard_iterators_per_split(self, dl_manager):
         root = core.manual_dir(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
         path = src.find_source_file(os.fspath(root))
-        params = self.builder_config.params
+        params = self.builder_config.params.as_kwargs()
         plan = {}
-        groups: list[str] = []
         src.check_selection(path, **params)  # an absent date/orbit/pol: an error, not 0 examples
         for split in src.SCENARIO_SPLITS[self.builder_config.scenario]:
             groups = src.list_work_units(path, split, **params)
@@ -230,9 +231,13 @@ dates.
             shards = core.choose_num_shards(os.path.getsize(path), len(groups))
             plan[split] = [core.shard_fn(_group_examples, str(path), tuple(groups[a:b]), split, params)
                            for a, b in core.split_range(len(groups), shards)]
-        self.info.metadata["groups"] = list(groups)
-        self.info.metadata["source_file"] = path.name
         return plan
+
+    def _source_metadata(self, root):
+        path = src.find_source_file(os.fspath(root))
+        # the learning groups (the same for every split), for group-wise train/test splits
+        groups = src.list_work_units(path, **self.builder_config.params.as_kwargs())
+        return {"groups": list(groups), "source_file": path.name}
 
     def _source_files(self, root):
         return [src.find_source_file(os.fspath(root))]

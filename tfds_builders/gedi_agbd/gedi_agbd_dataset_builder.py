@@ -4,35 +4,16 @@ from __future__ import annotations
 
 import os
 
-import h5py
 import numpy as np
 import tensorflow_datasets as tfds
 
-from parsers import gedi_agbd as src
-from parsers.errors import SourceDataError
+from parsers import gedi_agbd
 from tfds_builders import core
-
-#: ESA WorldCover class codes (the values of ``worldcover``) and their names.
-WORLDCOVER_CLASSES = (10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100)
-WORLDCOVER_CLASS_NAMES = (
-    "Tree cover", "Shrubland", "Grassland", "Cropland", "Built-up",
-    "Bare / sparse vegetation", "Snow and ice", "Permanent water bodies",
-    "Herbaceous wetland", "Mangroves", "Moss and lichen",
-)
-COPDEM_BANDS = ("elevation", "slope")
-NO_DATA = -9999.0
-#: Sentinel-2 reflectance = stored value x SCALE (all bands but SCL).
-SCALE = 1e-4
-#: SCL value of pixels without Sentinel-2 data; excluded from ``band_stats``.
-SCL_NO_DATA = 0
-
-# Shot numbers read per h5py call in the duplicate check: with chunks of one row, h5py
-# is fastest on small selections (~1 us a row at 64..256; 10x slower at 65536).
-_SHOT_BLOCK = 256
 
 
 def _raster(dtype, channels):
-    return tfds.features.Tensor(shape=(32, 32, channels), dtype=dtype, encoding="bytes")
+    return tfds.features.Tensor(shape=(gedi_agbd.PATCH, gedi_agbd.PATCH, channels), dtype=dtype,
+                                encoding="bytes")
 
 
 class GediAgbd(core.EoBuilder):
@@ -82,7 +63,7 @@ number may occur only once per split, and a duplicate stops the build.
         scalar = lambda dtype: tfds.features.Tensor(shape=(), dtype=dtype)  # noqa: E731
         return self.dataset_info_from_configs(
             features=tfds.features.FeaturesDict({
-                "sentinel2": _raster(np.int16, len(src.SENTINEL2_BANDS)),
+                "sentinel2": _raster(np.int16, len(gedi_agbd.SENTINEL2_BANDS)),
                 "worldcover": _raster(np.uint8, 1),
                 "copdem": _raster(np.float32, 2),
                 "agbd_raster": _raster(np.float32, 1),
@@ -92,7 +73,8 @@ number may occur only once per split, and a duplicate stops the build.
                 "lat_lon": tfds.features.Tensor(shape=(2,), dtype=np.float64, encoding="bytes"),
                 "transform": tfds.features.Tensor(shape=(9,), dtype=np.float64, encoding="bytes"),
                 "crs": tfds.features.Text(),
-                "scl_stats": tfds.features.Tensor(shape=(len(src.SCL_CLASS_NAMES),), dtype=np.float32),
+                "scl_stats": tfds.features.Tensor(shape=(len(gedi_agbd.SCL_CLASS_NAMES),),
+                                                  dtype=np.float32),
                 "s2_product": tfds.features.Text(),
                 "worldcover_tile": tfds.features.Text(),
                 "copdem_tile": tfds.features.Text(),
@@ -104,15 +86,15 @@ number may occur only once per split, and a duplicate stops the build.
             supervised_keys=("sentinel2", "agbd"),
             homepage="https://daac.ornl.gov/GEDI/guides/GEDI_L4A_AGB_Density_V2_1.html",
             metadata=tfds.core.MetadataDict(
-                bands=list(src.SENTINEL2_BANDS),
-                scale=SCALE,
+                bands=list(gedi_agbd.SENTINEL2_BANDS),
+                scale=gedi_agbd.SCALE,
                 scale_note="reflectance = value x scale for every sentinel2 band but SCL "
                            "(band 0: scene classification, values 0..11)",
-                scl_class_names=list(src.SCL_CLASS_NAMES),
-                worldcover_classes=list(WORLDCOVER_CLASSES),
-                worldcover_class_names=list(WORLDCOVER_CLASS_NAMES),
-                copdem_bands=list(COPDEM_BANDS),
-                no_data=NO_DATA,
+                scl_class_names=list(gedi_agbd.SCL_CLASS_NAMES),
+                worldcover_classes=list(gedi_agbd.WORLDCOVER_CLASSES),
+                worldcover_class_names=list(gedi_agbd.WORLDCOVER_CLASS_NAMES),
+                copdem_bands=list(gedi_agbd.COPDEM_BANDS),
+                no_data=gedi_agbd.NO_DATA,
                 transform_note=("'transform' is the publisher's 'Transforms' as stored: its "
                                 "generator returns the WorldCover tile's reprojected "
                                 "transform there, overwriting the 32 x 32 window's own; "
@@ -144,9 +126,9 @@ number may occur only once per split, and a duplicate stops the build.
         per_example = core.total_bytes_estimate(self.info.features, 1)
         plan = {}
         self._counts = {}
-        for split, paths in src.split_files(os.fspath(root)).items():
-            counts = [src.inspect_file(p) for p in paths]  # layout errors name file + dataset
-            check_unique_shots(paths, counts)
+        for split, paths in gedi_agbd.split_files(os.fspath(root)).items():
+            counts = [gedi_agbd.inspect_file(p) for p in paths]  # layout errors name file + dataset
+            gedi_agbd.check_unique_shots(paths, counts)
             total = sum(counts)
             self._counts[split] = total
             shards = core.choose_num_shards(per_example * total, total)
@@ -156,30 +138,28 @@ number may occur only once per split, and a duplicate stops the build.
                 plan[split] = [core.shard_fn(_footprints, ())]
         return plan
 
-    def _expected_examples(self, split):
-        return getattr(self, "_counts", {}).get(split)
-
     def _source_files(self, root):
-        return [p for paths in src.split_files(os.fspath(root)).values() for p in paths]
+        return [p for paths in gedi_agbd.split_files(os.fspath(root)).values() for p in paths]
 
     def _example_source(self, root, split, key, feature):
-        paths = src.split_files(os.fspath(root)).get(split, [])
-        found = find_shot(paths, int(key))
+        paths = gedi_agbd.split_files(os.fspath(root)).get(split, [])
+        found = gedi_agbd.find_shot(paths, int(key))
         if found is None:
             return None
         path, row = found
-        return f"{path}, dataset '{src.GROUP}/{src.DATASET_NAMES[feature]}', row {row}"
+        return f"{path}, dataset '{gedi_agbd.GROUP}/{gedi_agbd.DATASET_NAMES[feature]}', row {row}"
 
     # -------------------------------------------------------------- band stats
 
     def _stats_specs(self):
-        return {"band_stats": core.StatsSpec(tuple(src.SENTINEL2_BANDS), _sentinel2_with_data),
-                "copdem_stats": core.StatsSpec(tuple(COPDEM_BANDS), _copdem)}
+        return {"band_stats": core.StatsSpec(tuple(gedi_agbd.SENTINEL2_BANDS),
+                                             _sentinel2_with_data),
+                "copdem_stats": core.StatsSpec(tuple(gedi_agbd.COPDEM_BANDS), _copdem)}
 
 
 def _sentinel2_with_data(example):
     s2 = example["sentinel2"]
-    return s2, s2[..., 0] != SCL_NO_DATA
+    return s2, s2[..., 0] != gedi_agbd.SCL_NO_DATA
 
 
 def _copdem(example):
@@ -205,73 +185,4 @@ def plan_shards(paths, counts, num_shards) -> list[tuple[tuple[str, int, int], .
 def _footprints(items):
     """The ``(key, example)`` pairs of one shard: ``(path, start, stop)`` ranges in order."""
     for path, start, stop in items:
-        yield from src.iter_work_item(src.WorkItem(path, start, stop))
-
-
-def _shot_column(path, n: int | None = None) -> np.ndarray:
-    """The shot numbers of one file as int64 (read in small blocks); SourceDataError if
-    the column is not int64 shot numbers or cannot be read."""
-    n = src.inspect_file(path) if n is None else n
-    name = src.DATASET_NAMES["shot_number"]
-    column = np.empty(n, np.int64)
-    try:
-        with h5py.File(path, "r") as f:
-            ds = f[src.GROUP][name]
-            for a in range(0, n, _SHOT_BLOCK):
-                block = np.asarray(ds[a:a + _SHOT_BLOCK]).reshape(-1)
-                if block.dtype.kind not in "iu" or (
-                        block.size and block.dtype.kind == "u"
-                        and int(block.max()) > np.iinfo(np.int64).max):
-                    raise SourceDataError(
-                        path, f"dataset '{src.GROUP}/{name}' holds values that are "
-                              "not int64 shot numbers",
-                        "this is not a GEDI AGBD file of the publisher's layout")
-                column[a:a + block.size] = block
-    except (OSError, ValueError, RuntimeError) as err:
-        raise SourceDataError(path, f"dataset '{src.GROUP}/{name}' cannot be read ({err})",
-                              "the file is damaged; download or rebuild it") from None
-    return column
-
-
-def find_shot(paths, shot: int) -> tuple[str, int] | None:
-    """``(file, row)`` of GEDI shot number ``shot`` among ``paths``, or None."""
-    for path in paths:
-        rows = np.flatnonzero(_shot_column(path) == shot)
-        if rows.size:
-            return os.fspath(path), int(rows[0])
-    return None
-
-
-def check_unique_shots(paths, counts=None) -> None:
-    """Raise SourceDataError if a GEDI shot number occurs twice in ``paths`` (one split).
-
-    Reads only the shot-number column (8 bytes per example), so that shards written in
-    parallel cannot each keep one copy of a duplicated footprint. The error names the
-    second occurrence's file and record and where the first one is.
-    """
-    counts = counts if counts is not None else [src.inspect_file(p) for p in paths]
-    name = src.DATASET_NAMES["shot_number"]
-    columns = [_shot_column(path, n) for path, n in zip(paths, counts)]
-    if not columns:
-        return
-    shots = np.concatenate(columns)
-    order = np.argsort(shots, kind="stable")  # equal shots keep their reading order
-    ranked = shots[order]
-    dup = np.flatnonzero(ranked[1:] == ranked[:-1])
-    if dup.size == 0:
-        return
-    offsets = np.cumsum([0] + list(counts))
-
-    def where(index):
-        f = int(np.searchsorted(offsets, index, side="right")) - 1
-        return paths[f], int(index - offsets[f])
-
-    first_path, first_row = where(order[dup[0]])
-    path, row = where(order[dup[0] + 1])
-    more = f" ({dup.size - 1} more duplicate(s) in this split)" if dup.size > 1 else ""
-    raise SourceDataError(
-        path, f"dataset '{src.GROUP}/{name}', record {row}: duplicate shot number "
-              f"{int(ranked[dup[0]])}, already in {os.path.abspath(first_path)} "
-              f"(record {first_row}){more}",
-        "keep each footprint in one file only (do not put batch files and the fused "
-        "file in the same folder)")
+        yield from gedi_agbd.iter_work_item(gedi_agbd.WorkItem(path, start, stop))

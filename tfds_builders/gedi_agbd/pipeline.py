@@ -1,34 +1,38 @@
-"""``pipelines.gedi_agbd``: stacked Sentinel-2 / CopDEM / WorldCover inputs for biomass regression."""
+"""``pipelines.gedi_agbd``: stacked Sentinel-2 / CopDEM / WorldCover inputs for biomass regression.
+
+Read in stages: source (which records, shuffled or not) -> geometry (a crop holding the
+footprint centre) -> inputs and target (the chosen sources stacked, normalised) ->
+batch and finish. The constants of the format (window size, footprint pixels, no-data,
+scale, WorldCover classes) are those of :mod:`parsers.gedi_agbd`.
+"""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import tensorflow as tf
 
+from parsers import gedi_agbd
+from parsers.gedi_agbd import FOOTPRINT, NO_DATA, PATCH, SCALE, WORLDCOVER_CLASSES
 from tfds_builders.pipelines import ops
 
 SOURCES = ("sentinel2", "copdem", "worldcover")
 TARGETS = ("agbd", "raster")
-CROP_MODES = ("random", "center")
-#: ESA WorldCover class codes, in the order of the one-hot channels.
-WORLDCOVER_CLASSES = (10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100)
-#: Channels each source contributes to ``x``.
-CHANNELS = {"sentinel2": 11, "copdem": 2, "worldcover": len(WORLDCOVER_CLASSES)}
-PATCH = 32
-#: Rows/columns ``[15, 17)``: the pixels around the footprint centre (the window is
-#: centred on the footprint), which every crop contains.
-FOOTPRINT = (15, 17)
-NO_DATA = -9999.0
-SCALE = 1e-4
+MODES = ("random", "center")
+#: Channels each source contributes to ``x`` (Sentinel-2 without SCL, one-hot WorldCover).
+CHANNELS = {
+    "sentinel2": len(gedi_agbd.SENTINEL2_BANDS) - 1,
+    "copdem": len(gedi_agbd.COPDEM_BANDS),
+    "worldcover": len(WORLDCOVER_CLASSES),
+}
 
 
 def footprint_crop_box(crop_size: int) -> tuple[int, int, int, int]:
     """The box in which a ``crop_size`` crop can lie and still hold the footprint centre
     (for :func:`ops.random_crop_origin`)."""
-    lo = max(0, FOOTPRINT[1] - crop_size)
-    hi = min(FOOTPRINT[0], PATCH - crop_size)
-    return lo, lo, hi + crop_size, hi + crop_size
+    return ops.crop_box_containing((FOOTPRINT[0], FOOTPRINT[0], FOOTPRINT[1], FOOTPRINT[1]),
+                                   crop_size, (PATCH, PATCH))
 
 
 def worldcover_one_hot(worldcover: tf.Tensor) -> tf.Tensor:
@@ -84,11 +88,20 @@ def _apply(image: tf.Tensor, how) -> tf.Tensor:
     return ops.normalize(image, *how)
 
 
+def _default_mode(shuffle: bool | None) -> tuple[str, str]:
+    """The (training, otherwise) default crop: random when the examples are shuffled
+    (the training split by default), centred when they are not."""
+    if shuffle is None:
+        return "random", "center"
+    return ("random", "random") if shuffle else ("center", "center")
+
+
 def gedi_agbd(split: str, *, data_dir=None, batch_size: int = 64,
               sources: Sequence[str] = SOURCES, target: str = "agbd",
-              crop_size: int | None = None, crop_mode: str | None = None, normalize=True,
+              crop_size: int | None = None, mode: str | None = None, normalize=True,
               shuffle: bool | None = None, seed: int | None = None,
-              shuffle_buffer: int = 1024, drop_remainder: bool = False) -> tf.data.Dataset:
+              shuffle_buffer: int = 1024, drop_remainder: bool = False,
+              crop_mode: str | None = None) -> tf.data.Dataset:
     """A batched, prefetched dataset of ``(x, y)`` or ``(x, y, sample_weight)`` for ``model.fit``.
 
     Args:
@@ -103,7 +116,7 @@ def gedi_agbd(split: str, *, data_dir=None, batch_size: int = 64,
             raster; pixels at -9999 read 0 and have sample weight 0).
         crop_size: side of a square crop (2..32) that always holds the footprint
             centre (pixels 15..16); None keeps the whole 32 x 32 window.
-        crop_mode: ``"random"`` (uniform among such crops) or ``"center"``; default
+        mode: ``"random"`` (uniform among such crops) or ``"center"``; default
             random when shuffling, centre otherwise.
         normalize: ``True``: Sentinel-2 ``(x - mean) / std`` with the train split's
             ``band_stats``, elevation and slope with its ``copdem_stats``;
@@ -113,6 +126,7 @@ def gedi_agbd(split: str, *, data_dir=None, batch_size: int = 64,
             with an optional ``"copdem": {"mean", "std"}``. WorldCover is one-hot always.
         shuffle: shuffle files and examples; default True for ``train`` only.
         seed: makes shuffling and random crops reproducible.
+        crop_mode: deprecated spelling of ``mode`` (a DeprecationWarning).
 
     Yields:
         ``x`` float32 ``(B, h, w, C)`` (h = w = crop_size or 32, C the sum of the
@@ -120,61 +134,70 @@ def gedi_agbd(split: str, *, data_dir=None, batch_size: int = 64,
         with ``sample_weight`` float32 ``(B, h, w, 1)`` (1 on the footprint, 0 where the
         raster is -9999) for ``"raster"``.
     """
+    if crop_mode is not None:
+        warnings.warn("gedi_agbd(crop_mode=...) is deprecated: pass mode=...",
+                      DeprecationWarning, stacklevel=2)
+        if mode is not None and mode != crop_mode:
+            raise ValueError(f"mode={mode!r} and crop_mode={crop_mode!r} disagree: pass mode only")
+        mode = crop_mode
     sources = (sources,) if isinstance(sources, str) else tuple(sources)
     if not sources or any(s not in SOURCES for s in sources) or len(set(sources)) != len(sources):
         raise ValueError(f"sources must be distinct names among {SOURCES}, not {sources!r}")
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
-    size = PATCH if crop_size is None else int(crop_size)
-    if not 2 <= size <= PATCH:
-        raise ValueError(f"crop_size must be between 2 and {PATCH} (it must hold the "
-                         f"footprint centre), not {crop_size!r}")
-    training = ops.is_training(split)
-    if shuffle is None:
-        shuffle = training
-    if crop_mode is None:
-        crop_mode = "random" if shuffle else "center"
-    if crop_mode not in CROP_MODES:
-        raise ValueError(f"crop_mode must be one of {CROP_MODES}, not {crop_mode!r}")
-    builder = ops.load_builder("gedi_agbd", data_dir)
-    s2_how, dem_how = _normalisation(builder, normalize, sources)
-    channels = sum(CHANNELS[s] for s in sources)
+    size = PATCH if crop_size is None else ops.check_crop_size(
+        crop_size, 2, PATCH, "the 32 x 32 window; a crop must hold the footprint centre")
+
+    # source: which records, in which order
+    src = ops.source("gedi_agbd", split, data_dir, mode=mode, modes=MODES,
+                     default_mode=_default_mode(shuffle), shuffle=shuffle)
+    s2_how, dem_how = _normalisation(src.builder, normalize, sources)
+    ds = ops.read_examples(src.builder, split, shuffle_files=src.shuffle, seed=seed)
+    if src.shuffle:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+
+    # geometry: a crop that holds the footprint centre
     box = footprint_crop_box(size)
     centre = ops.center_crop_origin((0, 0, PATCH, PATCH), size)
 
-    ds = ops.read_examples(builder, split, shuffle_files=shuffle, seed=seed)
-    if shuffle:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    def crop_origin(seed_pair):
+        if src.mode == "random" and size < PATCH:
+            return ops.random_crop_origin(box, size, ops.sub_seed(seed_pair, 0))
+        return centre
 
-    def make(ex, seed_pair):
-        if crop_mode == "random" and size < PATCH:
-            row, col = ops.random_crop_origin(box, size, ops.sub_seed(seed_pair, 0))
-        else:
-            row, col = centre
+    # inputs and target of the crop
+    channels = sum(CHANNELS[s] for s in sources)
 
-        def crop(t):
-            return t[row:row + size, col:col + size]
-
+    def inputs(crop):
         parts = []
         for source in sources:
             if source == "sentinel2":
-                parts.append(_apply(tf.cast(crop(ex["sentinel2"])[..., 1:], tf.float32), s2_how))
+                parts.append(_apply(tf.cast(crop("sentinel2")[..., 1:], tf.float32), s2_how))
             elif source == "copdem":
-                parts.append(_apply(crop(ex["copdem"]), dem_how))
+                parts.append(_apply(crop("copdem"), dem_how))
             else:
-                parts.append(worldcover_one_hot(crop(ex["worldcover"])))
-        x = tf.ensure_shape(tf.concat(parts, axis=-1), (size, size, channels))
+                parts.append(worldcover_one_hot(crop("worldcover")))
+        return tf.ensure_shape(tf.concat(parts, axis=-1), (size, size, channels))
+
+    def make(ex, seed_pair):
+        row, col = crop_origin(seed_pair)
+
+        def crop(name):
+            return ex[name][row:row + size, col:col + size]
+
+        x = inputs(crop)
         if target == "agbd":
             return x, tf.cast(ex["agbd"], tf.float32)
-        raster = crop(ex["agbd_raster"])
+        raster = crop("agbd_raster")
         valid = tf.not_equal(raster, NO_DATA)
         y = tf.ensure_shape(tf.where(valid, raster, 0.0), (size, size, 1))
         return x, y, tf.ensure_shape(tf.cast(valid, tf.float32), (size, size, 1))
 
     ds = ops.with_seeds(ds, None if seed is None else seed + 1).map(
         make, num_parallel_calls=ops.AUTOTUNE, deterministic=True)
+    # batch and finish
     return ops.finish(ds, batch_size, drop_remainder=drop_remainder)
 
 
 __all__ = ["gedi_agbd", "worldcover_one_hot", "footprint_crop_box", "SOURCES", "TARGETS",
-           "WORLDCOVER_CLASSES", "CHANNELS"]
+           "MODES", "WORLDCOVER_CLASSES", "CHANNELS"]

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from parsers import glacier_interp as src
+from parsers import glacier_interp
 from parsers.errors import SourceDataError
 from tfds_builders import core
 
@@ -101,7 +101,7 @@ class GlacierInterp(core.EoBuilder):
                             description="One example per scene: raw uint16 bands, int16 "
                                         "elevation, uint8 mask and the scene's "
                                         "normalisation bounds."),
-        GlacierInterpConfig(name="tiles512", tile_size=src.TILE_SIZE,
+        GlacierInterpConfig(name="tiles512", tile_size=glacier_interp.TILE_SIZE,
                             description="512 x 512 tiles covering each scene exactly once: "
                                         "7 normalised channels (float32), mask with 255 "
                                         "outside the scene."),
@@ -109,7 +109,7 @@ class GlacierInterp(core.EoBuilder):
                             description="The publisher's current protocol, whole scenes: "
                                         "validation = ids[::4] (17), train the other 48; "
                                         "fixed per-sensor normalisation bounds."),
-        GlacierInterpConfig(name="glaset_tiles256", tile_size=src.GLASET_TILE_SIZE,
+        GlacierInterpConfig(name="glaset_tiles256", tile_size=glacier_interp.GLASET_TILE_SIZE,
                             protocol="glaset",
                             description="The publisher's current validation tiles: 256 x 256 "
                                         "with 40 px overlap (its img2patch, no padding) over "
@@ -140,13 +140,15 @@ accepted too). Scenes 11..13 of each sensor make the validation split, 01..10 tr
         return self.builder_config.protocol == "glaset"
 
     def _splits(self) -> tuple[str, ...]:
-        return ("validation",) if self._glaset and self._tiled else src.SPLITS
+        return ("validation",) if self._glaset and self._tiled else glacier_interp.SPLITS
 
     def _split_of(self, scene_id: str) -> str:
-        return src.glaset_split_of(scene_id) if self._glaset else src.split_of(scene_id)
+        if self._glaset:
+            return glacier_interp.glaset_split_of(scene_id)
+        return glacier_interp.split_of(scene_id)
 
     def _info(self) -> tfds.core.DatasetInfo:
-        sensor = tfds.features.ClassLabel(names=list(src.SENSORS))
+        sensor = tfds.features.ClassLabel(names=list(glacier_interp.SENSORS))
         if self._tiled:
             t = self.builder_config.tile_size
             features = {
@@ -154,25 +156,28 @@ accepted too). Scenes 11..13 of each sensor make the validation split, 01..10 tr
                 "sensor": sensor,
                 "row": tfds.features.Scalar(dtype=np.int32),
                 "col": tfds.features.Scalar(dtype=np.int32),
-                "image": tfds.features.Tensor(shape=(t, t, src.NUM_CHANNELS), dtype=np.float32,
-                                              encoding="bytes"),
+                "image": tfds.features.Tensor(shape=(t, t, glacier_interp.NUM_CHANNELS),
+                                              dtype=np.float32, encoding="bytes"),
                 "mask": tfds.features.Tensor(shape=(t, t), dtype=np.uint8, encoding="bytes"),
             }
         else:
             features = {
                 "id": tfds.features.Text(),
                 "sensor": sensor,
-                "image": SceneTensor(shape=(None, None, src.NUM_BANDS), dtype=np.uint16),
+                "image": SceneTensor(shape=(None, None, glacier_interp.NUM_BANDS), dtype=np.uint16),
                 "dem": SceneTensor(shape=(None, None, 1), dtype=np.int16),
                 "mask": SceneTensor(shape=(None, None), dtype=np.uint8),
-                "norm_min": tfds.features.Tensor(shape=(src.NUM_CHANNELS,), dtype=np.float32),
-                "norm_max": tfds.features.Tensor(shape=(src.NUM_CHANNELS,), dtype=np.float32),
+                "norm_min": tfds.features.Tensor(shape=(glacier_interp.NUM_CHANNELS,),
+                                                 dtype=np.float32),
+                "norm_max": tfds.features.Tensor(shape=(glacier_interp.NUM_CHANNELS,),
+                                                 dtype=np.float32),
             }
         metadata = {
-            "sensors": list(src.SENSORS),
-            "bands": {s: list(b) for s, b in src.BAND_NAMES.items()},
-            "channels": list(src.CHANNEL_NAMES),
-            "channel_names": {s: list(b) + ["elevation"] for s, b in src.BAND_NAMES.items()},
+            "sensors": list(glacier_interp.SENSORS),
+            "bands": {s: list(b) for s, b in glacier_interp.BAND_NAMES.items()},
+            "channels": list(glacier_interp.CHANNEL_NAMES),
+            "channel_names": {s: list(b) + ["elevation"]
+                              for s, b in glacier_interp.BAND_NAMES.items()},
             "units": {
                 "image": "raw surface-reflectance numbers as in the files (Landsat "
                          "Collection 2 SR: reflectance = DN * 2.75e-5 - 0.2; Sentinel-2 "
@@ -180,14 +185,14 @@ accepted too). Scenes 11..13 of each sensor make the validation split, 01..10 tr
                          "processing baseline >= 04.00)",
                 "dem": "metres (AW3D30)",
             },
-            "class_names": list(src.CLASS_NAMES),
-            "ignore_label": src.IGNORE_LABEL,
+            "class_names": list(glacier_interp.CLASS_NAMES),
+            "ignore_label": glacier_interp.IGNORE_LABEL,
             "normalization": {
                 "definition": NORMALIZATION,
-                "tail_fraction": src.TAIL_FRACTION,
-                "channels": list(src.CHANNEL_NAMES),
+                "tail_fraction": glacier_interp.TAIL_FRACTION,
+                "channels": list(glacier_interp.CHANNEL_NAMES),
             },
-            "validation_scene_numbers": list(src.VALIDATION_SCENE_NUMBERS),
+            "validation_scene_numbers": list(glacier_interp.VALIDATION_SCENE_NUMBERS),
             "band_stats_note": ("over every scene pixel of the train split; raw values (bands "
                                 "then elevation) for scenes, normalised values inside the "
                                 "scene for tiles512; std is the population std"),
@@ -198,15 +203,17 @@ accepted too). Scenes 11..13 of each sensor make the validation split, 01..10 tr
         if self._glaset:
             metadata["normalization"] = {
                 "definition": GLASET_NORMALIZATION,
-                "channels": list(src.CHANNEL_NAMES),
-                "band_min": dict(src.GLASET_BAND_MIN), "band_max": dict(src.GLASET_BAND_MAX),
-                "elevation": list(src.GLASET_ELEVATION),
+                "channels": list(glacier_interp.CHANNEL_NAMES),
+                "band_min": dict(glacier_interp.GLASET_BAND_MIN),
+                "band_max": dict(glacier_interp.GLASET_BAND_MAX),
+                "elevation": list(glacier_interp.GLASET_ELEVATION),
             }
             metadata["validation_scenes"] = sorted(
-                s for s in src.all_scene_ids() if src.glaset_split_of(s) == "validation")
+                s for s in glacier_interp.all_scene_ids()
+                if glacier_interp.glaset_split_of(s) == "validation")
             del metadata["validation_scene_numbers"]
             if self._tiled:
-                metadata["tile_overlap"] = src.GLASET_OVERLAP
+                metadata["tile_overlap"] = glacier_interp.GLASET_OVERLAP
                 metadata["band_stats_note"] = "none: this config has no train split"
         return self.dataset_info_from_configs(
             features=tfds.features.FeaturesDict(features),
@@ -216,7 +223,7 @@ accepted too). Scenes 11..13 of each sensor make the validation split, 01..10 tr
 
     def _shard_iterators_per_split(self, dl_manager):
         root = core.manual_dir(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
-        scenes = src.find_scenes(root)  # checks every scene's three files (headers only)
+        scenes = glacier_interp.find_scenes(root)  # checks every scene's three files (headers only)
         plan, self._counts = {}, {}
         tile = self.builder_config.tile_size
         kind = ("glaset_" if self._glaset else "") + ("tiles" if tile else "scenes")
@@ -228,42 +235,40 @@ accepted too). Scenes 11..13 of each sensor make the validation split, 01..10 tr
                 raise SourceDataError(
                     os.path.join(os.fspath(root), "scene"), f"no scene of the {split} split "
                     f"(<sensor>_scene_<NN>, {which})", "put the publisher's scenes there")
-            sizes = [src.check_scene(root, s) for s in ids]
+            sizes = [glacier_interp.check_scene(root, s) for s in ids]
             if tile:
-                origins = src.glaset_tile_origins if self._glaset else src.tile_origins
+                origins = (glacier_interp.glaset_tile_origins if self._glaset
+                           else glacier_interp.tile_origins)
                 counts = [len(origins(h, w)) for h, w in sizes]
-                nbytes = sum(counts) * tile * tile * (4 * src.NUM_CHANNELS + 1)
+                nbytes = sum(counts) * tile * tile * (4 * glacier_interp.NUM_CHANNELS + 1)
             else:
                 counts = [1] * len(ids)
-                nbytes = sum(h * w * (2 * src.NUM_BANDS + 2 + 1) for h, w in sizes)
+                nbytes = sum(h * w * (2 * glacier_interp.NUM_BANDS + 2 + 1) for h, w in sizes)
             self._counts[split] = sum(counts)
             shards = core.choose_num_shards(nbytes, len(ids))
             plan[split] = [core.shard_fn(_examples, os.fspath(root), tuple(ids[a:b]), kind)
                            for a, b in core.split_range(len(ids), shards)]
         return plan
 
-    def _expected_examples(self, split):
-        return getattr(self, "_counts", {}).get(split)
-
     def _source_files(self, root):
         files = []
-        for scene_id, _ in src.find_scenes(root):
-            paths = src.scene_paths(root, scene_id)
+        for scene_id, _ in glacier_interp.find_scenes(root):
+            paths = glacier_interp.scene_paths(root, scene_id)
             files += [paths.scene, paths.dem, paths.truth]
         return files
 
     def _example_source(self, root, split, key, feature):
         scene_id = key.split("/", 1)[0]  # tiles512 keys are <scene>/r<row>_c<col>
-        paths = src.scene_paths(root, scene_id)
+        paths = glacier_interp.scene_paths(root, scene_id)
         return f"scene {key}: {paths.scene}, {paths.dem}, {paths.truth}"
 
     def _stats_specs(self):
         values = _tile_values if self._tiled else _scene_values
-        return {"band_stats": core.StatsSpec(tuple(src.CHANNEL_NAMES), values)}
+        return {"band_stats": core.StatsSpec(tuple(glacier_interp.CHANNEL_NAMES), values)}
 
 
 def _tile_values(example):
-    return example["image"], example["mask"] != src.IGNORE_LABEL
+    return example["image"], example["mask"] != glacier_interp.IGNORE_LABEL
 
 
 def _scene_values(example):
@@ -290,9 +295,9 @@ def _examples(root: str, scene_ids: tuple[str, ...], kind: str):
     ``tiles`` (tiles512), ``glaset_scenes`` or ``glaset_tiles`` (glaset_tiles256)."""
     for scene_id in scene_ids:
         if kind == "tiles":
-            yield from src.iter_tile_examples(root, scene_id)
+            yield from glacier_interp.iter_tile_examples(root, scene_id)
         elif kind == "glaset_tiles":
-            yield from src.iter_glaset_tile_examples(root, scene_id)
+            yield from glacier_interp.iter_glaset_tile_examples(root, scene_id)
         else:
-            yield from src.iter_scene_examples(
+            yield from glacier_interp.iter_scene_examples(
                 root, scene_id, bounds="glaset" if kind == "glaset_scenes" else "scene")

@@ -2,9 +2,15 @@
 
 Reads the ``scenes`` config only (one build serves training and validation, any crop
 size): crops are cut from the stored uint16 bands and int16 elevation and normalised
-with the scene's own bounds (``norm_min``/``norm_max``, FORMATS.md), exactly as the
-``tiles512`` config stores them, so ``mode="grid"`` with ``crop_size=512`` yields the
-``tiles512`` images bit for bit.
+with the scene's own bounds (``norm_min``/``norm_max``; tfds_builders/glacier_interp/README.md),
+exactly as the ``tiles512`` config stores them, so ``mode="grid"`` with ``crop_size=512``
+yields the ``tiles512`` images bit for bit.
+
+Read in stages: source (which scenes) -> geometry (crop origins per scene, crops kept
+as raw integers through the shuffle buffer, then normalised and padded with weight 0)
+-> augmentation (training only) -> batch and finish. The constants of the format
+(band and channel counts, the ignore label, the normalisation epsilon) are those of
+:mod:`parsers.glacier_interp`.
 """
 
 from __future__ import annotations
@@ -12,48 +18,28 @@ from __future__ import annotations
 import tensorflow as tf
 
 import tfds_builders.glacier_interp  # noqa: F401  (registers the builder)
+from parsers.glacier_interp import IGNORE_LABEL, NORM_EPSILON, NUM_BANDS, NUM_CHANNELS
 from tfds_builders.pipelines import ops
 
 MODES = ("random", "grid")
-NUM_BANDS = 6
-NUM_CHANNELS = 7
-IGNORE_LABEL = 255
+
+#: Top-left ``(rows, cols)`` of a scene's crops: ``grid`` (every pixel in exactly one
+#: crop, padded past the scene) or ``random`` (inside the scene along every axis where
+#: it is at least ``crop_size`` long); the shared :func:`ops.padded_crop_origins`.
+crop_origins = ops.padded_crop_origins
 
 
 def scene_normalize(x: tf.Tensor, norm_min: tf.Tensor, norm_max: tf.Tensor) -> tf.Tensor:
     """float32 ``clip((x - min) / (max - min + 1e-6), 0, 1)`` per channel, NaN -> 0.
 
-    The publisher's normalisation (FORMATS.md) in float32, bit-identical to
-    :func:`parsers.glacier_interp.normalize` (``max - min`` first, then ``+ 1e-6``).
+    The publisher's normalisation (tfds_builders/glacier_interp/README.md) in float32,
+    bit-identical to :func:`parsers.glacier_interp.normalize` (``max - min`` first,
+    then ``+ 1e-6``).
     """
     norm_min = tf.cast(norm_min, tf.float32)
-    span = (tf.cast(norm_max, tf.float32) - norm_min) + tf.constant(1e-6, tf.float32)
+    span = (tf.cast(norm_max, tf.float32) - norm_min) + tf.constant(NORM_EPSILON, tf.float32)
     out = tf.clip_by_value((tf.cast(x, tf.float32) - norm_min) / span, 0.0, 1.0)
     return tf.where(tf.math.is_nan(out), 0.0, out)
-
-
-def crop_origins(height: tf.Tensor, width: tf.Tensor, crop_size: int, mode: str,
-                 count=None, seed: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
-    """Top-left ``(rows, cols)`` int32 vectors of a scene's crops.
-
-    ``grid``: the regular grid from (0, 0), row-major; every pixel lies in exactly one
-    crop (the last ones reach past the scene and are padded). ``random``: ``count``
-    uniform origins (default: as many as grid tiles) such that each crop lies inside the
-    scene along every axis where the scene is at least ``crop_size`` long, and starts at
-    0 (padded) along a shorter one.
-    """
-    if mode == "grid":
-        rows = tf.range(0, height, crop_size)
-        cols = tf.range(0, width, crop_size)
-        rr, cc = tf.meshgrid(rows, cols, indexing="ij")
-        return tf.reshape(rr, [-1]), tf.reshape(cc, [-1])
-    if count is None:
-        count = ((height + crop_size - 1) // crop_size) * ((width + crop_size - 1) // crop_size)
-    draws = tf.random.stateless_uniform(tf.stack([count, 2]), seed=seed, minval=0,
-                                        maxval=2**31 - 1, dtype=tf.int32)
-    rows = draws[:, 0] % (tf.maximum(height - crop_size, 0) + 1)
-    cols = draws[:, 1] % (tf.maximum(width - crop_size, 0) + 1)
-    return rows, cols
 
 
 def glacier_interp(split: str, *, data_dir=None, crop_size: int = 512, mode: str | None = None,
@@ -94,29 +80,23 @@ def glacier_interp(split: str, *, data_dir=None, crop_size: int = 512, mode: str
         ``sample_weight`` float32 ``(B, crop, crop)``: 1 on scene pixels labelled 0 or 1,
         0 outside the scene and on any other label value.
     """
-    is_train = ops.is_training(split)
-    if mode is None:
-        mode = "random" if is_train else "grid"
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-    if augment is None:
-        augment = is_train
-    if augment and not is_train:
-        raise ValueError(f"augment=True is for the train split only, not {split!r}")
-    if shuffle is None:
-        shuffle = is_train
     if crop_size < 1 or batch_size < 1:
         raise ValueError("crop_size and batch_size must be positive")
-    builder = ops.load_builder("glacier_interp/scenes", data_dir)
     c = int(crop_size)
 
-    ds = ops.read_examples(builder, split, shuffle_files=shuffle, seed=seed)
+    # source: which scenes, in which order
+    src = ops.source("glacier_interp/scenes", split, data_dir, mode=mode, modes=MODES,
+                     default_mode=("random", "grid"), augment=augment, augment_default=True,
+                     shuffle=shuffle)
+    ds = ops.read_examples(src.builder, split, shuffle_files=src.shuffle, seed=seed)
 
+    # geometry: the crops of each scene, raw integers until after the shuffle buffer
+    # (4x smaller than float32), then normalised and padded to crop_size with weight 0
     def scene_crops(ex, seed_pair):
         shape = tf.shape(ex["mask"])
-        rows, cols = crop_origins(shape[0], shape[1], c, mode, crops_per_scene, seed_pair)
+        rows, cols = crop_origins(shape[0], shape[1], c, src.mode, crops_per_scene, seed_pair)
 
-        def cut(row, col):  # raw integers until after the shuffle buffer: 4x smaller
+        def cut(row, col):
             return {
                 "image": ex["image"][row:row + c, col:col + c],
                 "dem": ex["dem"][row:row + c, col:col + c],
@@ -128,14 +108,15 @@ def glacier_interp(split: str, *, data_dir=None, crop_size: int = 512, mode: str
         return tf.data.Dataset.from_tensor_slices((rows, cols)).map(cut)
 
     ds = ops.with_seeds(ds, seed).interleave(
-        scene_crops, cycle_length=cycle_length if mode == "random" else 1,
+        scene_crops, cycle_length=cycle_length if src.mode == "random" else 1,
         num_parallel_calls=ops.AUTOTUNE, deterministic=True)
-    if shuffle:
+    if src.shuffle:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 
-    pool = ops.noise_pool(seed) if augment else None
+    pool = ops.noise_pool(seed) if src.augment else None
 
-    def finish_example(ex, seed_pair):
+    def padded(ex):
+        """``(x, y, weight, inside, span)`` of a crop padded to ``c`` x ``c``."""
         mask = ex["mask"]
         h, w = tf.shape(mask)[0], tf.shape(mask)[1]
         pad = [[0, c - h], [0, c - w]]
@@ -148,20 +129,30 @@ def glacier_interp(split: str, *, data_dir=None, crop_size: int = 512, mode: str
         valid = tf.logical_or(tf.equal(mask, 0), tf.equal(mask, 1))
         y = tf.where(valid, tf.cast(mask, tf.float32), 0.0)
         weight = tf.cast(valid, tf.float32)
-        if augment:
-            inside = tf.pad(tf.ones([h, w], tf.float32), pad)[..., None]
-            bands, elevation = x[..., :NUM_BANDS], x[..., NUM_BANDS:]
-            # gamma in [0, 1] units: the normalised values, or raw numbers / 65535
-            scale = 1.0 if normalize else 1.0 / 65535.0
-            bands = ops.random_gamma(bands, ops.sub_seed(seed_pair, 2), scale=scale,
-                                     gamma_range=gamma_range)
-            stddev = noise_stddev * (1.0 if normalize else span[:NUM_BANDS])
-            bands = bands + (ops.gaussian_noise(tf.zeros_like(bands), ops.sub_seed(seed_pair, 3),
-                                                stddev, pool) * inside)
-            x = tf.concat([bands, elevation], -1)
-            x, y, weight = (tf.ensure_shape(x, (c, c, NUM_CHANNELS)), tf.ensure_shape(y, (c, c)),
-                            tf.ensure_shape(weight, (c, c)))  # static: a symmetry is one gather
-            x, y, weight = ops.random_rot_flip([x, y, weight], ops.sub_seed(seed_pair, 1))
+        inside = tf.pad(tf.ones([h, w], tf.float32), pad)[..., None] if src.augment else None
+        return x, y, weight, inside, span
+
+    # augmentation: gamma and noise on the spectral bands inside the scene, then the
+    # same rotation and flip of x, y and weight
+    def augmented(x, y, weight, inside, span, seed_pair):
+        bands, elevation = x[..., :NUM_BANDS], x[..., NUM_BANDS:]
+        # gamma in [0, 1] units: the normalised values, or raw numbers / 65535
+        scale = 1.0 if normalize else 1.0 / 65535.0
+        bands = ops.random_gamma(bands, ops.sub_seed(seed_pair, 2), scale=scale,
+                                 gamma_range=gamma_range)
+        stddev = noise_stddev * (1.0 if normalize else span[:NUM_BANDS])
+        bands = bands + (ops.gaussian_noise(tf.zeros_like(bands), ops.sub_seed(seed_pair, 3),
+                                            stddev, pool) * inside)
+        x = tf.concat([bands, elevation], -1)
+        x, y, weight = (tf.ensure_shape(x, (c, c, NUM_CHANNELS)), tf.ensure_shape(y, (c, c)),
+                        tf.ensure_shape(weight, (c, c)))  # static: a symmetry is one gather
+        x, y, weight = ops.random_rot_flip([x, y, weight], ops.sub_seed(seed_pair, 1))
+        return x, y, weight
+
+    def finish_example(ex, seed_pair):
+        x, y, weight, inside, span = padded(ex)
+        if src.augment:
+            x, y, weight = augmented(x, y, weight, inside, span, seed_pair)
         x = tf.ensure_shape(x, (c, c, NUM_CHANNELS))
         y = tf.ensure_shape(y[..., None], (c, c, 1))
         weight = tf.ensure_shape(weight, (c, c))
@@ -169,4 +160,5 @@ def glacier_interp(split: str, *, data_dir=None, crop_size: int = 512, mode: str
 
     ds = ops.with_seeds(ds, None if seed is None else seed + 1).map(
         finish_example, num_parallel_calls=ops.AUTOTUNE, deterministic=True)
+    # batch and finish
     return ops.finish(ds, batch_size, drop_remainder=drop_remainder)

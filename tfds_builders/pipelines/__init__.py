@@ -13,6 +13,7 @@ from tfds_builders.pipelines.ops import (
     band_stats,
     box_mask,
     center_crop_origin,
+    crop_box_containing,
     finish,
     gaussian_noise,
     grid_tiles,
@@ -20,6 +21,7 @@ from tfds_builders.pipelines.ops import (
     load_builder,
     noise_pool,
     normalize,
+    padded_crop_origins,
     random_crop_origin,
     random_gamma,
     random_rot_flip,
@@ -59,5 +61,6 @@ __all__ = [
     "cpazmal", "cpazmal_group_split",
     "AUTOTUNE", "band_stats", "box_mask", "center_crop_origin", "finish", "gaussian_noise",
     "grid_tiles", "label_weights", "load_builder", "noise_pool", "normalize", "random_crop_origin",
+    "crop_box_containing", "padded_crop_origins",
     "random_gamma", "random_rot_flip", "read_examples", "sub_seed", "to_keras", "with_seeds",
 ]

@@ -77,7 +77,7 @@ class Source(NamedTuple):
         return self.builder.info.metadata or {}
 
 
-def source(name: str, split: str, data_dir=None, *, mode: str | None = None,
+def source(name: str | tfds.core.DatasetBuilder, split: str, data_dir=None, *, mode: str | None = None,
            modes: Sequence[str] = (), default_mode: tuple[str, str] | None = None,
            augment: bool | None = False, augment_default: bool = False,
            shuffle: bool | None = None, training_splits: Sequence[str] = ("train",)) -> Source:
@@ -86,7 +86,8 @@ def source(name: str, split: str, data_dir=None, *, mode: str | None = None,
     ``default_mode``'s (training, otherwise) choice), ``augment`` (``None`` ->
     ``augment_default`` on training splits; True elsewhere is an error: no augmentation
     on evaluation data), ``shuffle`` (``None`` -> training), and the prepared builder
-    ``name`` in ``data_dir`` (:func:`load_builder`)."""
+    ``name`` in ``data_dir`` (:func:`load_builder`; or ``name`` is that builder, for a
+    config that no name reaches, e.g. a ``dataclasses.replace`` variant)."""
     training = is_training(split, training_splits)
     if mode is None and default_mode is not None:
         mode = default_mode[0] if training else default_mode[1]
@@ -98,7 +99,8 @@ def source(name: str, split: str, data_dir=None, *, mode: str | None = None,
         raise ValueError(f"augment=True is for the train split only, not {split!r}")
     if shuffle is None:
         shuffle = training
-    return Source(load_builder(name, data_dir), split, training, mode, bool(augment), bool(shuffle))
+    builder = name if isinstance(name, tfds.core.DatasetBuilder) else load_builder(name, data_dir)
+    return Source(builder, split, training, mode, bool(augment), bool(shuffle))
 
 
 def record_decoder(builder: tfds.core.DatasetBuilder):
@@ -190,6 +192,48 @@ def center_crop_origin(box: Sequence[int], crop_size: int) -> tuple[int, int]:
     if r1 - r0 < crop_size or c1 - c0 < crop_size:
         raise ValueError(f"crop_size {crop_size} does not fit in the valid box {list(box)}")
     return r0 + (r1 - r0 - crop_size) // 2, c0 + (c1 - c0 - crop_size) // 2
+
+
+def crop_box_containing(box: Sequence[int], crop_size: int,
+                        shape: Sequence[int]) -> tuple[int, int, int, int]:
+    """The box in which every ``crop_size`` crop of an image of ``shape`` (H, W) holds
+    all of ``box``: :func:`random_crop_origin` in it gives a uniformly random such crop.
+
+    Raises ValueError when ``box`` does not fit in a crop of that size, or the crop in
+    the image.
+    """
+    r0, c0, r1, c1 = box
+    if crop_size < max(r1 - r0, c1 - c0) or crop_size > min(shape[0], shape[1]):
+        raise ValueError(f"crop_size {crop_size} must lie between the box size "
+                         f"{max(r1 - r0, c1 - c0)} and the image size {min(shape[0], shape[1])}")
+    row0, col0 = max(0, r1 - crop_size), max(0, c1 - crop_size)  # smallest origins
+    row1, col1 = min(r0, shape[0] - crop_size), min(c0, shape[1] - crop_size)  # largest
+    return row0, col0, row1 + crop_size, col1 + crop_size
+
+
+def padded_crop_origins(height: tf.Tensor, width: tf.Tensor, crop_size: int, mode: str,
+                        count=None, seed: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+    """Top-left ``(rows, cols)`` int32 vectors of the crops of an image whose size is
+    known only at run time (a crop past its edge is padded by the caller).
+
+    ``"grid"``: the regular grid from (0, 0), row-major; every pixel lies in exactly one
+    crop (the last ones reach past the image). ``"random"``: ``count`` uniform origins
+    (default: as many as grid tiles) drawn with the stateless ``seed``, such that each
+    crop lies inside the image along every axis where it is at least ``crop_size`` long,
+    and starts at 0 along a shorter one.
+    """
+    if mode == "grid":
+        rows = tf.range(0, height, crop_size)
+        cols = tf.range(0, width, crop_size)
+        rr, cc = tf.meshgrid(rows, cols, indexing="ij")
+        return tf.reshape(rr, [-1]), tf.reshape(cc, [-1])
+    if count is None:
+        count = ((height + crop_size - 1) // crop_size) * ((width + crop_size - 1) // crop_size)
+    draws = tf.random.stateless_uniform(tf.stack([count, 2]), seed=seed, minval=0,
+                                        maxval=2**31 - 1, dtype=tf.int32)
+    rows = draws[:, 0] % (tf.maximum(height - crop_size, 0) + 1)
+    cols = draws[:, 1] % (tf.maximum(width - crop_size, 0) + 1)
+    return rows, cols
 
 
 def grid_tiles(box: Sequence[int], crop_size: int, shape: Sequence[int]) -> list[tuple[int, int, tuple[int, int, int, int]]]:

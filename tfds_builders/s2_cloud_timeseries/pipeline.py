@@ -1,7 +1,15 @@
-"""``pipelines.s2_cloud_timeseries``: padded, masked batches of cloud time series for Keras."""
+"""``pipelines.s2_cloud_timeseries``: padded, masked batches of cloud time series for Keras.
+
+The pipeline reads in four stages: source (which records, how they are read, shuffled)
+-> geometry (the crop that keeps the labelled centre) -> augmentation, cast and
+normalisation -> batch (padded per batch or to ``max_length``) and finish (the Keras
+tuples). Patch size, bands, label box and scale come from the builder's features and
+``info.metadata``.
+"""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import tensorflow as tf
@@ -9,7 +17,9 @@ import tensorflow_datasets as tfds
 
 from tfds_builders.pipelines import ops
 
+NAME = "s2_cloud_timeseries"
 TARGETS = ("sequence", "last")
+#: crop modes (the ``mode`` argument): random on training splits, centred elsewhere
 CROP_MODES = ("random", "center")
 PADDINGS = ("post", "pre")
 
@@ -36,31 +46,36 @@ def covering_crop_origin(box: Sequence[int], crop_size: int, shape: Sequence[int
     return lo[0] + draws[0] % (hi[0] - lo[0] + 1), lo[1] + draws[1] % (hi[1] - lo[1] + 1)
 
 
-def s2_cloud_timeseries(split: str, *, data_dir=None, target: str = "sequence",
-                        max_length: int | None = None, batch_size: int = 32,
-                        crop_size: int | None = None, crop_mode: str | None = None,
-                        normalize=True, augment: bool = False, shuffle: bool | None = None,
-                        seed: int | None = None, shuffle_buffer: int = 128,
-                        padding: str | None = None, source_weights: bool = False,
-                        drop_remainder: bool = False,
-                        noise_stddev: float = 0.03) -> tf.data.Dataset:
+def s2_cloud_timeseries(split: str, *, config: str | None = None, data_dir=None,
+                        target: str = "sequence", max_length: int | None = None,
+                        batch_size: int = 32, crop_size: int | None = None,
+                        mode: str | None = None, normalize=True, augment: bool = False,
+                        shuffle: bool | None = None, seed: int | None = None,
+                        shuffle_buffer: int = 128, padding: str | None = None,
+                        source_weights: bool = False, drop_remainder: bool = False,
+                        noise_stddev: float = 0.03,
+                        crop_mode: str | None = None) -> tf.data.Dataset:
     """A batched, prefetched ``(x, y, sample_weight)`` dataset that ``model.fit`` takes as it is.
 
     Args:
         split: ``"train"`` or ``"validation"`` (TFDS slicing works too).
+        config: ``None`` or ``"pieces"`` for the records as published (series longer
+            than 100 timestamps in several pieces), ``"joined"`` for one whole series
+            per (tile, localid); the config must have been built.
         data_dir: where ``eo-tfds build`` prepared the dataset.
         target: ``"sequence"``: one label per timestamp; ``"last"``: the label of the
             last timestamp of each series (or window).
-        max_length: ``None``: whole records (the publisher keeps T <= 100), each batch
-            padded to its longest series. An int: a series longer than ``max_length``
-            is cut into consecutive windows of ``max_length`` timestamps (the last one
-            shorter), ALL of them yielded as separate examples: nothing is dropped; every
-            batch is then padded to exactly ``max_length``.
+        max_length: ``None``: whole examples (T <= 100 in ``pieces``, any T in
+            ``joined``), each batch padded to its longest series. An int: a series
+            longer than ``max_length`` is cut into consecutive windows of ``max_length``
+            timestamps (the last one shorter), ALL of them yielded as separate examples:
+            nothing is dropped; every batch is then padded to exactly ``max_length``.
         batch_size: examples (series or windows) per batch.
         crop_size: ``None`` for the full 42 x 42 patch; else the side of a square crop,
             6..42, that always keeps the labelled centre (rows and columns ``[18:24]``)
             inside. The same crop for every timestamp of a series.
-        crop_mode: ``"random"`` (default on ``train``) or ``"center"`` (default elsewhere).
+        mode: the crop: ``"random"`` (default on ``train``) or ``"center"`` (default
+            elsewhere).
         normalize: ``True`` for ``(x - mean) / std`` per band with the training split's
             ``band_stats``; ``False`` for the stored digital numbers as float32; or a
             dict ``{"mean": [...], "std": [...]}``.
@@ -74,6 +89,7 @@ def s2_cloud_timeseries(split: str, *, data_dir=None, target: str = "sequence",
             the labelled real one and a recurrent model ends on it).
         source_weights: multiply the sample weights by the stored (publisher-reserved)
             ``weights`` per timestamp.
+        crop_mode: the former name of ``mode`` (deprecated: a DeprecationWarning).
 
     Yields:
         ``x`` float32 ``(B, T, crop, crop, 4)`` (bands B2 B3 B4 B8), all zeros on padded
@@ -83,26 +99,27 @@ def s2_cloud_timeseries(split: str, *, data_dir=None, target: str = "sequence",
         float32 ``(B,)`` (1, or the stored weight with ``source_weights``).
         ``T`` is the batch's longest series, or ``max_length`` when given.
     """
+    if crop_mode is not None:
+        warnings.warn("s2_cloud_timeseries(crop_mode=...) is deprecated: use mode=...",
+                      DeprecationWarning, stacklevel=2)
+        if mode is not None and mode != crop_mode:
+            raise ValueError(f"mode={mode!r} and crop_mode={crop_mode!r} disagree: give mode only")
+        mode = crop_mode
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
     if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
         raise ValueError(f"max_length must be a positive int or None, not {max_length!r}")
-    training = ops.is_training(split)
-    if augment and not training:
-        raise ValueError(f"augment=True is for the train split only, not {split!r}")
-    if crop_mode is None:
-        crop_mode = "random" if training else "center"
-    if crop_mode not in CROP_MODES:
-        raise ValueError(f"crop_mode must be one of {CROP_MODES}, not {crop_mode!r}")
     if padding is None:
         padding = "post" if target == "sequence" else "pre"
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, not {padding!r}")
-    if shuffle is None:
-        shuffle = training
 
-    builder = ops.load_builder("s2_cloud_timeseries", data_dir)
-    meta = builder.info.metadata
+    # ------------------------------------------------------------------ source
+    source = ops.source(NAME if config is None else f"{NAME}/{config}", split, data_dir,
+                        mode=mode, modes=CROP_MODES, default_mode=("random", "center"),
+                        augment=augment, shuffle=shuffle)
+    builder, mode, augment, shuffle = source.builder, source.mode, source.augment, source.shuffle
+    meta = source.metadata
     _, height, width, nbands = builder.info.features["image"].shape
     box = tuple(meta["label_box"])
     if crop_size is not None:
@@ -121,19 +138,26 @@ def s2_cloud_timeseries(split: str, *, data_dir=None, target: str = "sequence",
     if shuffle and max_length is None:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 
+    def decoded(element):
+        return decode(element) if decode is not None else element
+
+    # ---------------------------------------------------------------- geometry
     def select(ex, seed_pair):
+        """The crop (the same for every timestamp) and the per-step targets."""
         image = ex["image"]
         if crop_size is not None:
             row, col = covering_crop_origin(
                 box, crop_size, (height, width),
-                ops.sub_seed(seed_pair, 0) if crop_mode == "random" else None)
+                ops.sub_seed(seed_pair, 0) if mode == "random" else None)
             image = image[:, row:row + crop_size, col:col + crop_size]
         weights = ex["weights"] if source_weights else tf.ones_like(ex["weights"])
         return {"image": image, "labels": tf.cast(ex["labels"], tf.int32), "weights": weights}
 
+    # ------------------------------------------------------------ augmentation
     pool = ops.noise_pool(seed) if augment else None
 
     def per_example(ex, seed_pair):
+        """Augmentation, cast and normalisation of one (cropped) series."""
         image = ex["image"]
         if augment:
             image = tf.ensure_shape(tf.cast(image, tf.float32), (None, side_h, side_w, nbands))
@@ -153,10 +177,7 @@ def s2_cloud_timeseries(split: str, *, data_dir=None, target: str = "sequence",
             out = {k: tf.reverse(v, [0]) for k, v in out.items()}
         return out
 
-    def decoded(element):
-        return decode(element) if decode is not None else element
-
-    needs_seeds = augment or (crop_size is not None and crop_mode == "random")
+    needs_seeds = augment or (crop_size is not None and mode == "random")
     if max_length is None:
         def one_map(element, seed_pair=None):
             return per_example(select(decoded(element), seed_pair), seed_pair)
@@ -179,6 +200,7 @@ def s2_cloud_timeseries(split: str, *, data_dir=None, target: str = "sequence",
         ds = ops.with_seeds(ds, None if seed is None else seed + 1).map(
             per_example, num_parallel_calls=ops.AUTOTUNE, deterministic=True)
 
+    # -------------------------------------------------------- batch and finish
     steps = max_length  # None: the batch's longest
     ds = ds.padded_batch(
         batch_size,

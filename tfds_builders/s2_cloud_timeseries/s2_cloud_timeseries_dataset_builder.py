@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import pathlib
@@ -21,10 +22,19 @@ LABEL_BOX = (src.CENTRE.start, src.CENTRE.start, src.CENTRE.stop, src.CENTRE.sto
 SCRATCH = ("downloads", "s2_cloud_timeseries_extracted")
 
 
+@dataclasses.dataclass
+class S2CloudTimeseriesConfig(tfds.core.BuilderConfig):
+    """Which examples: the records as published, or whole series joined from them."""
+
+    joined: bool = False
+
+
 class S2CloudTimeseries(core.EoBuilder):
     """Sentinel-2 spatial-temporal cloud detection: time series of 42 x 42 patches.
 
-    One example per publisher record: ``image`` uint16 ``(T, 42, 42, 4)`` channels-last
+    Config ``pieces`` (the default): one example per publisher record; ``joined``: one
+    example per (split, tile, localid), its pieces joined in date order, with ``pieces``
+    int32 (how many were joined). Features: ``image`` uint16 ``(T, 42, 42, 4)`` channels-last
     (bands B2 B3 B4 B8, the stored digital numbers bit for bit), ``labels`` ``(T,)``
     ClassLabel of the centre 6 x 6 pixels (``info.metadata["label_box"]``) per timestamp,
     ``dates`` int64 ``(T,)`` raw (day numbers from 0001-01-01 or YYYYMMDD; decode with
@@ -34,12 +44,28 @@ class S2CloudTimeseries(core.EoBuilder):
     """
 
     name = "s2_cloud_timeseries"
-    VERSION = tfds.core.Version("1.0.0")
+    VERSION = tfds.core.Version("1.1.0")
     RELEASE_NOTES = {
         "1.0.0": "First release: train and validation from the publisher's TFRecords "
                  "(in .7z archives or extracted), images bit-exact, per-band statistics "
                  "of train.",
+        "1.1.0": "Configs: `pieces` (the default, so `s2_cloud_timeseries` still means it: "
+                 "the 1.0.0 examples, unchanged) and `joined` (one example per split, tile "
+                 "and localid, its pieces joined in date order, with `pieces` int32). A "
+                 "builder with configs keeps each in its own folder: the pieces now live in "
+                 "<data_dir>/s2_cloud_timeseries/pieces/1.1.0/, not "
+                 "<data_dir>/s2_cloud_timeseries/1.0.0/; build it again there (the old "
+                 "folder can then be deleted).",
     }
+    BUILDER_CONFIGS = [
+        S2CloudTimeseriesConfig(name="pieces", joined=False,
+                                description="One example per record, as published: series "
+                                            "longer than 100 timestamps in several pieces."),
+        S2CloudTimeseriesConfig(name="joined", joined=True,
+                                description="One example per (split, tile, localid): the whole "
+                                            "series, its pieces joined in date order."),
+    ]
+    DEFAULT_CONFIG_NAME = "pieces"
     MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 Download the dataset of "Spatial-Temporal Approach and Dataset for Enhancing Cloud
 Detection in Sentinel-2 Imagery" (Gong et al., 2024) from Zenodo,
@@ -56,17 +82,24 @@ folder can be deleted after the build. `train_*` files make the `train` split, `
 files the `validation` split.
 """
 
+    @property
+    def _joined(self) -> bool:
+        return self.builder_config.joined
+
     def _info(self) -> tfds.core.DatasetInfo:
+        features = {
+            "tile": tfds.features.Text(),
+            "localid": tfds.features.Scalar(dtype=np.int64),
+            "image": tfds.features.Tensor(shape=(None, src.PATCH, src.PATCH, src.NUM_BANDS),
+                                          dtype=np.uint16, encoding="bytes"),
+            "labels": tfds.features.Sequence(tfds.features.ClassLabel(names=src.CLASS_NAMES)),
+            "dates": tfds.features.Tensor(shape=(None,), dtype=np.int64),
+            "weights": tfds.features.Tensor(shape=(None,), dtype=np.float32),
+        }
+        if self._joined:
+            features[src.PIECES] = tfds.features.Scalar(dtype=np.int32)
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "tile": tfds.features.Text(),
-                "localid": tfds.features.Scalar(dtype=np.int64),
-                "image": tfds.features.Tensor(shape=(None, src.PATCH, src.PATCH, src.NUM_BANDS),
-                                              dtype=np.uint16, encoding="bytes"),
-                "labels": tfds.features.Sequence(tfds.features.ClassLabel(names=src.CLASS_NAMES)),
-                "dates": tfds.features.Tensor(shape=(None,), dtype=np.int64),
-                "weights": tfds.features.Tensor(shape=(None,), dtype=np.float32),
-            }),
+            features=tfds.features.FeaturesDict(features),
             supervised_keys=("image", "labels"),
             homepage="https://zenodo.org/records/10613705",
             metadata=tfds.core.MetadataDict(
@@ -122,13 +155,16 @@ files the `validation` split.
                     manual, f"no {prefix}_<TILE>_<N> file found (extracted or in a .7z archive) "
                     f"for the {split} split", "put the publisher's archives or extracted files "
                     "there (see the manual download instructions)")
+            if self._joined:  # a first pass over the split: where each series' pieces are
+                series = src.index_series(files)
+                self._counts[split] = len(series)
+                plan[split] = [core.shard_fn(_read_series, tuple(group))
+                               for group in group_series(series)]
+                continue
             self._counts[split] = sum(src.parse_source_name(f.name).num_records for f in files)
             plan[split] = [core.shard_fn(_read_files, tuple(str(f) for f in group))
                            for group in group_files(files)]
         return plan
-
-    def _expected_examples(self, split):
-        return getattr(self, "_counts", {}).get(split)
 
     def _source_files(self, root):
         # the archives and extracted files the user gave, never the scratch extraction
@@ -136,6 +172,10 @@ files the `validation` split.
 
     def _example_source(self, root, split, key, feature):
         name, index = key.rsplit("/", 1)
+        if self._joined:  # "<TILE>/<localid>": the pieces lie in the files of the tile
+            where = [f"{s.path}" + (f", member {s.member}" if s.member else "")
+                     for s in src.find_sources(root) if s.split == split and s.name.tile == name]
+            return f"the pieces of localid {index} in {'; '.join(where)}" if where else None
         for source in src.find_sources(root):
             if source.name.name == name:
                 member = f", member {source.member}" if source.member else ""
@@ -150,23 +190,41 @@ def _all_pixels(example):
     return example["image"], None  # every pixel of every timestamp is valid
 
 
+def _group(items, size_of, target_bytes: int) -> list[list]:
+    """Consecutive items grouped into shards of about ``target_bytes``; an item larger
+    than that is a shard of its own."""
+    groups: list[list] = []
+    size = 0
+    for item in items:
+        n = size_of(item)
+        if groups and size + n <= target_bytes:
+            groups[-1].append(item)
+            size += n
+        else:
+            groups.append([item])
+            size = n
+    return groups
+
+
 def group_files(files, target_bytes: int = core.TARGET_SHARD_BYTES) -> list[list[pathlib.Path]]:
     """Consecutive files (in the given, sorted order) grouped into shards of about
     ``target_bytes``; a file larger than that is a shard of its own."""
-    groups: list[list[pathlib.Path]] = []
-    size = 0
-    for f in files:
-        n = os.path.getsize(f)
-        if groups and size + n <= target_bytes:
-            groups[-1].append(f)
-            size += n
-        else:
-            groups.append([f])
-            size = n
-    return groups
+    return _group(files, os.path.getsize, target_bytes)
+
+
+def group_series(series, target_bytes: int = core.TARGET_SHARD_BYTES) -> list[list]:
+    """Consecutive series (``src.Series``, in index order) grouped into shards of about
+    ``target_bytes`` of image data."""
+    return _group(series, lambda s: s.length * src.TIMESTAMP_BYTES, target_bytes)
 
 
 def _read_files(paths: tuple[str, ...]):
     """The ``(key, example)`` pairs of several TFRecord files, one after the other."""
     for path in paths:
         yield from src.iter_file(path)
+
+
+def _read_series(series: tuple):
+    """The ``(key, joined example)`` pairs of several series (``src.Series``)."""
+    for one in series:
+        yield one.key, src.read_series(one)
