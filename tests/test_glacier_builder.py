@@ -412,9 +412,9 @@ def test_pipeline_augmentation_distributions(built):
     scene and none outside or on the elevation."""
     _, data = built
     kw = dict(data_dir=str(data), crop_size=64, batch_size=64, seed=7, crops_per_scene=24)
-    xp, yp, wp = collect(glacier_interp("train", augment=False, **kw))
-    xg, yg, wg = collect(glacier_interp("train", augment=True, noise_stddev=0.0, **kw))
-    xn, yn, wn = collect(glacier_interp("train", augment=True, gamma_range=(1.0, 1.0),
+    xp, yp, wp = collect(pipelines.glacier_interp("train", augment=False, **kw))
+    xg, yg, wg = collect(pipelines.glacier_interp("train", augment=True, noise_stddev=0.0, **kw))
+    xn, yn, wn = collect(pipelines.glacier_interp("train", augment=True, gamma_range=(1.0, 1.0),
                                         noise_stddev=0.1, **kw))
     seen, gammas, noise = [], [], []
     for i in range(len(xp)):
