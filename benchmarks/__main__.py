@@ -3,7 +3,8 @@
 import importlib
 import sys
 
-MODULES = ["benchmarks.bench_cloudsen12", "benchmarks.bench_s2_cloud", "benchmarks.bench_windows",
+MODULES = ["benchmarks.bench_cloudsen12", "benchmarks.bench_training", "benchmarks.bench_s2_cloud",
+           "benchmarks.bench_windows",
            "benchmarks.bench_beam"]
 
 

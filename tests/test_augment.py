@@ -119,3 +119,84 @@ def test_augmentation_reproducible_with_a_seed_and_new_every_epoch(built):
     assert not np.array_equal(np.concatenate([t[0] for t in a[:half]]),
                               np.concatenate([t[0] for t in a[half:]]))
     assert not np.array_equal(a[0][0], epochs(6)[0][0])
+
+
+# ------------------------------------------- the generic augmentations (glacier, s2, own pipelines)
+
+def test_rot_flip_each_symmetry_occurs_on_every_tensor_together():
+    """``ops.random_rot_flip`` (one gather on square images of a static size, tf.image
+    otherwise): every one of the eight symmetries occurs, image, label and weight move
+    together, and a stack of images (N, H, W, C) moves as a whole."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(9, 9, 3)).astype(np.float32)
+    label = rng.integers(0, 5, (9, 9)).astype(np.int32)
+    stack = rng.normal(size=(4, 9, 9, 2)).astype(np.float32)
+    wide = rng.normal(size=(9, 9, 3)).astype(np.float32)
+    seen = []
+    for s in range(64):
+        x, y, st = pipelines.random_rot_flip([tf.constant(image), tf.constant(label), tf.constant(stack)],
+                                             tf.constant([s, 11], tf.int64))
+        # the static-shape gather and tf.image's path (dynamic shape) agree
+        (dyn,) = pipelines.random_rot_flip([tf.function(lambda t: t, input_signature=[
+            tf.TensorSpec((None, None, 3), tf.float32)])(tf.constant(wide))], tf.constant([s, 11], tf.int64))
+        (stat,) = pipelines.random_rot_flip([tf.constant(wide)], tf.constant([s, 11], tf.int64))
+        np.testing.assert_array_equal(dyn.numpy(), stat.numpy())
+        found = [k for k, t in enumerate(transforms(label)) if np.array_equal(t, y.numpy())]
+        assert len(found) == 1
+        k = found[0]
+        np.testing.assert_array_equal(x.numpy(), transforms(image)[k])
+        np.testing.assert_array_equal(st.numpy(), np.stack([transforms(a)[k] for a in stack]))
+        seen.append(k)
+    counts = np.bincount(seen, minlength=8)
+    assert (counts > 0).all(), f"symmetries seen {counts}"
+
+
+def test_random_gamma_in_range_and_zero_below_zero():
+    import tensorflow as tf
+
+    scale = 1e-4
+    v = np.linspace(-500, 30000, 4096, dtype=np.float32).reshape(64, 64, 1)
+    gammas = []
+    for s in range(200):
+        x = pipelines.random_gamma(tf.constant(v), tf.constant([s, 2], tf.int64), scale=scale).numpy()
+        assert (x[v <= 0] == 0).all()
+        use = (v > 500) & (v < 9000)
+        g = np.median(np.log(x[use] * scale) / np.log(v[use] * scale))
+        np.testing.assert_allclose(x, np.maximum(v * scale, 0) ** g / scale, rtol=2e-5, atol=1e-3)
+        gammas.append(g)
+    assert 0.8 <= min(gammas) < 0.83 and 1.22 < max(gammas) <= 1.25
+    assert abs(np.mean(gammas) - 1.025) < 0.02
+
+
+@pytest.mark.parametrize("pool", [True, False], ids=["pool", "drawn"])
+def test_gaussian_noise_std_as_asked_per_band(pool):
+    """``ops.gaussian_noise``: zero mean, the asked std per band, Gaussian, independent
+    between neighbours, new for another seed; from a pool or drawn."""
+    import tensorflow as tf
+
+    std = np.array([0.5, 2.0, 0.01], np.float32)
+    zeros = tf.zeros((100, 100, 3))
+    p = pipelines.noise_pool(0) if pool else None
+    d = np.stack([pipelines.gaussian_noise(zeros, tf.constant([s, 3], tf.int64), std, p).numpy()
+                  for s in range(20)]).astype(np.float64)
+    np.testing.assert_allclose(d.std(axis=(0, 1, 2)), std, rtol=0.02)
+    assert (np.abs(d.mean(axis=(0, 1, 2))) < 0.02 * std).all()
+    z = d / std
+    kurtosis = np.mean(z ** 4) / np.mean(z ** 2) ** 2
+    assert abs(kurtosis - 3) < 0.1
+    flat = z.reshape(len(z), -1)
+    assert abs(np.corrcoef(flat[0, :-1], flat[0, 1:])[0, 1]) < 0.02
+    assert abs(np.corrcoef(flat[0], flat[1])[0, 1]) < 0.05
+    again = pipelines.gaussian_noise(zeros, tf.constant([0, 3], tf.int64), std, p).numpy()
+    np.testing.assert_array_equal(again, d[0].astype(np.float32))  # reproducible with a seed
+
+
+def test_noise_larger_than_half_the_pool_is_drawn():
+    import tensorflow as tf
+
+    small = tf.constant(np.random.default_rng(0).standard_normal(1000).astype(np.float32))
+    x = pipelines.gaussian_noise(tf.zeros((40, 40)), tf.constant([1, 1], tf.int64), 1.0, small).numpy()
+    assert 0.9 < x.std() < 1.1
+    assert not np.isin(x, small.numpy()).any()  # not from the pool

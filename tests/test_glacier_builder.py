@@ -393,6 +393,54 @@ def test_pipeline_augmentation_is_a_symmetry_plus_photometric_noise(built):
     assert transformed > 0
 
 
+def _symmetry_of(yp, wp, ep, ya, wa, ea):
+    """The transform f (numpy, independent of the code under test) that maps the plain
+    crop's label, weight and elevation onto the augmented crop's."""
+    found = []
+    for k in range(4):
+        for flip in (False, True):
+            f = (lambda a, k=k, flip=flip: np.rot90(a, k)[:, ::-1] if flip else np.rot90(a, k))
+            if np.array_equal(f(yp), ya) and np.array_equal(f(wp), wa) and np.array_equal(f(ep), ea):
+                found.append((f, 4 * flip + k))
+    assert found, "label/weight/elevation are no symmetry of the plain crop"
+    return found[0][0], (found[0][1] if len(found) == 1 else None)  # None: ambiguous crop
+
+
+def test_pipeline_augmentation_distributions(built):
+    """Each symmetry occurs (image, label and weight together), gamma lies in
+    ``gamma_range`` (one per crop), the noise has ``noise_stddev`` on the bands inside the
+    scene and none outside or on the elevation."""
+    _, data = built
+    kw = dict(data_dir=str(data), crop_size=64, batch_size=64, seed=7, crops_per_scene=24)
+    xp, yp, wp = collect(pipelines.glacier_interp("train", augment=False, **kw))
+    xg, yg, wg = collect(pipelines.glacier_interp("train", augment=True, noise_stddev=0.0, **kw))
+    xn, yn, wn = collect(pipelines.glacier_interp("train", augment=True, gamma_range=(1.0, 1.0),
+                                        noise_stddev=0.1, **kw))
+    seen, gammas, noise = [], [], []
+    for i in range(len(xp)):
+        f, s = _symmetry_of(yp[i], wp[i], xp[i][..., 6], yg[i], wg[i], xg[i][..., 6])
+        if s is not None:
+            seen.append(s)
+        bands = f(xp[i][..., :6]).astype(np.float64)
+        use = (bands > 0.05) & (bands < 0.95)
+        if use.sum() > 50:
+            g = np.median(np.log(xg[i][..., :6][use]) / np.log(bands[use]))
+            assert 0.8 <= g <= 1.25
+            np.testing.assert_allclose(xg[i][..., :6], bands ** g, rtol=1e-4, atol=1e-5)
+            gammas.append(g)
+        f, _ = _symmetry_of(yp[i], wp[i], xp[i][..., 6], yn[i], wn[i], xn[i][..., 6])
+        inside = f(np.asarray(wp[i] > 0))
+        d = xn[i][..., :6].astype(np.float64) - f(xp[i][..., :6])
+        np.testing.assert_allclose(d[~inside & (f(xp[i][..., 6]) == 0)], 0, atol=1e-6)  # padding
+        noise.append(d[inside])
+    counts = np.bincount(seen, minlength=8)
+    assert (counts > 0).all(), f"symmetries seen {counts}: each of the eight must occur"
+    assert min(gammas) < 0.9 and max(gammas) > 1.15
+    noise = np.concatenate(noise)
+    assert abs(noise.mean()) < 0.005
+    np.testing.assert_allclose(noise.std(), 0.1, rtol=0.03)
+
+
 def test_pipeline_argument_errors(built):
     _, data = built
     with pytest.raises(ValueError, match="train"):

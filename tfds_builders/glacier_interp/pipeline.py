@@ -113,6 +113,8 @@ def glacier_interp(split: str, *, data_dir=None, crop_size: int = 512, mode: str
     if src.shuffle:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 
+    pool = ops.noise_pool(seed) if src.augment else None
+
     def padded(ex):
         """``(x, y, weight, inside, span)`` of a crop padded to ``c`` x ``c``."""
         mask = ex["mask"]
@@ -140,8 +142,10 @@ def glacier_interp(split: str, *, data_dir=None, crop_size: int = 512, mode: str
                                  gamma_range=gamma_range)
         stddev = noise_stddev * (1.0 if normalize else span[:NUM_BANDS])
         bands = bands + (ops.gaussian_noise(tf.zeros_like(bands), ops.sub_seed(seed_pair, 3),
-                                            stddev) * inside)
+                                            stddev, pool) * inside)
         x = tf.concat([bands, elevation], -1)
+        x, y, weight = (tf.ensure_shape(x, (c, c, NUM_CHANNELS)), tf.ensure_shape(y, (c, c)),
+                        tf.ensure_shape(weight, (c, c)))  # static: a symmetry is one gather
         x, y, weight = ops.random_rot_flip([x, y, weight], ops.sub_seed(seed_pair, 1))
         return x, y, weight
 

@@ -160,15 +160,17 @@ def s2_cloud_timeseries(split: str, *, config: str | None = None, data_dir=None,
         return {"image": image, "labels": tf.cast(ex["labels"], tf.int32), "weights": weights}
 
     # ------------------------------------------------------------ augmentation
+    pool = ops.noise_pool(seed) if augment else None
+
     def per_example(ex, seed_pair):
         """Augmentation, cast and normalisation of one (cropped) series."""
         image = ex["image"]
         if augment:
-            image = tf.cast(image, tf.float32)
+            image = tf.ensure_shape(tf.cast(image, tf.float32), (None, side_h, side_w, nbands))
             (image,) = ops.random_rot_flip([image], ops.sub_seed(seed_pair, 1))
             image = ops.random_gamma(image, ops.sub_seed(seed_pair, 2), scale=float(meta["scale"]))
             image = ops.gaussian_noise(image, ops.sub_seed(seed_pair, 3),
-                                       noise_stddev * tf.constant(stats[1], tf.float32))
+                                       noise_stddev * tf.constant(stats[1], tf.float32), pool)
         # cast and normalise here, before padding: padded steps then stay exactly 0
         # without a masking pass over the batch
         image = tf.cast(image, tf.float32)
