@@ -287,7 +287,7 @@ def test_random_crop_keeps_the_labelled_centre(built, stored):
 def test_crop_mode_is_a_deprecated_alias_of_mode(built, stored):
     kwargs = dict(data_dir=built["data_dir"], batch_size=16, crop_size=9, normalize=False,
                   shuffle=False, seed=5)
-    with pytest.warns(DeprecationWarning, match="use mode"):
+    with pytest.warns(DeprecationWarning, match="pass mode"):
         ds = s2_cloud_timeseries("train", crop_mode="center", **kwargs)
     (x, _, _), = batches(ds)
     for i, source in enumerate(stored["train"]):  # centred, not train's default random

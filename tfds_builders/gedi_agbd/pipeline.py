@@ -8,7 +8,6 @@ scale, WorldCover classes) are those of :mod:`parsers.gedi_agbd`.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 
 import tensorflow as tf
@@ -134,12 +133,7 @@ def gedi_agbd(split: str, *, data_dir=None, batch_size: int = 64,
         with ``sample_weight`` float32 ``(B, h, w, 1)`` (1 on the footprint, 0 where the
         raster is -9999) for ``"raster"``.
     """
-    if crop_mode is not None:
-        warnings.warn("gedi_agbd(crop_mode=...) is deprecated: pass mode=...",
-                      DeprecationWarning, stacklevel=2)
-        if mode is not None and mode != crop_mode:
-            raise ValueError(f"mode={mode!r} and crop_mode={crop_mode!r} disagree: pass mode only")
-        mode = crop_mode
+    mode = ops.renamed_mode("gedi_agbd", mode, crop_mode)
     sources = (sources,) if isinstance(sources, str) else tuple(sources)
     if not sources or any(s not in SOURCES for s in sources) or len(set(sources)) != len(sources):
         raise ValueError(f"sources must be distinct names among {SOURCES}, not {sources!r}")

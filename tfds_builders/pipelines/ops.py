@@ -10,6 +10,7 @@ Boxes are ``(row0, col0, row1, col1)``, half-open, as ``info.metadata["valid_box
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -75,6 +76,17 @@ class Source(NamedTuple):
     @property
     def metadata(self) -> dict:
         return self.builder.info.metadata or {}
+
+
+def renamed_mode(function: str, mode: str | None, crop_mode: str | None) -> str | None:
+    """``mode``, or the deprecated ``crop_mode`` it replaced (a DeprecationWarning);
+    both given and different is a ValueError."""
+    if crop_mode is None:
+        return mode
+    warnings.warn(f"{function}(crop_mode=...) is deprecated: pass mode=...", DeprecationWarning, stacklevel=3)
+    if mode is not None and mode != crop_mode:
+        raise ValueError(f"mode={mode!r} and crop_mode={crop_mode!r} disagree: pass mode only")
+    return crop_mode
 
 
 def source(name: str | tfds.core.DatasetBuilder, split: str, data_dir=None, *, mode: str | None = None,

@@ -9,7 +9,6 @@ tuples). Patch size, bands, label box and scale come from the builder's features
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import tensorflow as tf
@@ -33,17 +32,13 @@ def covering_crop_origin(box: Sequence[int], crop_size: int, shape: Sequence[int
     Raises ValueError when ``box`` does not fit in a crop of that size, or the crop in
     the image.
     """
+    row0, col0, row1, col1 = outer = ops.crop_box_containing(box, crop_size, shape)
+    if seed is not None:
+        return ops.random_crop_origin(outer, crop_size, seed)
     r0, c0, r1, c1 = box
-    if crop_size < max(r1 - r0, c1 - c0) or crop_size > min(shape[0], shape[1]):
-        raise ValueError(f"crop_size {crop_size} must lie between the box size "
-                         f"{max(r1 - r0, c1 - c0)} and the image size {min(shape[0], shape[1])}")
-    lo = (max(0, r1 - crop_size), max(0, c1 - crop_size))  # smallest origins keeping the box
-    hi = (min(r0, shape[0] - crop_size), min(c0, shape[1] - crop_size))  # largest
-    if seed is None:
-        centre = ((r0 + r1) // 2, (c0 + c1) // 2)
-        return tuple(min(max(c - crop_size // 2, a), b) for c, a, b in zip(centre, lo, hi))
-    draws = tf.random.stateless_uniform([2], seed=seed, minval=0, maxval=2**31 - 1, dtype=tf.int32)
-    return lo[0] + draws[0] % (hi[0] - lo[0] + 1), lo[1] + draws[1] % (hi[1] - lo[1] + 1)
+    centre = ((r0 + r1) // 2, (c0 + c1) // 2)
+    lo, hi = (row0, col0), (row1 - crop_size, col1 - crop_size)
+    return tuple(min(max(c - crop_size // 2, a), b) for c, a, b in zip(centre, lo, hi))
 
 
 def s2_cloud_timeseries(split: str, *, config: str | None = None, data_dir=None,
@@ -104,12 +99,7 @@ def s2_cloud_timeseries(split: str, *, config: str | None = None, data_dir=None,
         ``T`` is the batch's longest series, or ``max_length`` when given (each rounded
         up to a multiple of ``pad_to_multiple``).
     """
-    if crop_mode is not None:
-        warnings.warn("s2_cloud_timeseries(crop_mode=...) is deprecated: use mode=...",
-                      DeprecationWarning, stacklevel=2)
-        if mode is not None and mode != crop_mode:
-            raise ValueError(f"mode={mode!r} and crop_mode={crop_mode!r} disagree: give mode only")
-        mode = crop_mode
+    mode = ops.renamed_mode("s2_cloud_timeseries", mode, crop_mode)
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
     if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
