@@ -23,7 +23,8 @@ MATRIX_SPECS = {
 }
 FORMATS = ("tfrecord", "array_record")
 #: test files that share the session's matrix builds run on one xdist worker
-MATRIX_FILES = ("test_split_matrix.py", "test_cli_matrix.py", "test_resumable.py", "test_pad_to_multiple.py")
+MATRIX_FILES = ("test_split_matrix.py", "test_cli_matrix.py", "test_resumable.py", "test_pad_to_multiple.py",
+                "test_demo.py")
 
 
 def pytest_collection_modifyitems(config, items):
