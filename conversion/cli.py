@@ -241,6 +241,8 @@ def classify(error: BaseException) -> tuple[int, str]:
 def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _terminate)
+    if argv is None and not debug and not os.environ.get("EO_TFDS_TF_LOGS"):
+        commands.route_native_logs()  # the command itself: TensorFlow's native noise off the terminal
     try:
         commands.quiet_tensorflow()  # before anything imports TensorFlow; Ctrl-C may come here too
         args = make_parser().parse_args(argv)

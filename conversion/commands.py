@@ -50,6 +50,27 @@ def quiet_tensorflow() -> None:
         pass
 
 
+def route_native_logs() -> None:
+    """Keep TensorFlow's native log lines off the terminal for the rest of the process.
+
+    Its C++ runtime writes warnings straight to file descriptor 2 (e.g. "Local rendezvous
+    is aborting" when a read fails, with absl's "before InitializeLog" preamble), whatever
+    ``TF_CPP_MIN_LOG_LEVEL`` says: our one ``error:`` line would come with noise a user
+    takes for a second error. File descriptor 2 goes to a discarded temporary file and
+    Python's ``sys.stderr`` (our messages, progress bars, ``--debug`` tracebacks) to the
+    terminal. Only for the command itself (``eo-tfds``, ``python -m conversion``), not
+    with ``--debug`` or ``EO_TFDS_TF_LOGS=1``.
+    """
+    import tempfile
+
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    sink = tempfile.TemporaryFile()
+    os.dup2(sink.fileno(), 2)
+    sink.close()
+    sys.stderr = os.fdopen(terminal, "w", buffering=1, errors="backslashreplace")
+
+
 def dataset_name(spec: str) -> str:
     name = spec.split("/")[0].split(":")[0]
     known = dataset_names()

@@ -200,7 +200,7 @@ def test_eo_tfds_build_does_not_import_beam(tmp_path):
 
 
 def test_beam_options_flags():
-    from conversion.cli import beam_flags
+    from conversion.commands import beam_flags
 
     assert beam_flags()[0] == "--runner=DirectRunner" and "--direct_running_mode=multi_processing" in beam_flags()
     flags = beam_flags("runner=DataflowRunner, project=p,region=europe-west4")
