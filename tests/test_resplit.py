@@ -35,7 +35,7 @@ BUILDS = [("l1c", "tfrecord"), ("l1c", "array_record"), ("l2a", "tfrecord"), ("s
 # ------------------------------------------------------------------ independent reads
 
 def layer_file(folder, layer):
-    """The .dat file of ``layer`` in ``folder``, in any spelling of FORMATS.md."""
+    """The .dat file of ``layer`` in ``folder``, in any spelling the reader takes (tfds_builders/cloudsen12_hq/README.md)."""
     prefix, _, band = layer.partition("_")
     names = [layer]
     if band[:1] == "B" and band[1:2].isdigit() and not band[2:3].isdigit():
