@@ -34,7 +34,6 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from parsers import atomic
-from parsers.errors import SourceDataError
 from tfds_builders.pipelines import ops, records
 from tfds_builders.stats import BandStats, PatchStats
 
@@ -314,35 +313,12 @@ class Trial:
         return self._data_source_examples(split, shuffle=shuffle_files, seed=seed)
 
     def _data_source_examples(self, split: str, *, shuffle: bool, seed) -> tf.data.Dataset:
-        """ArrayRecord builds: the pool's ``tfds.data_source`` at the split's positions;
-        a read that fails names the shard and the record."""
-        source = self.builder.as_data_source(POOL)
-        positions = self.positions(split)
-        slices, ends = self._pool_slices()
-        spec = self.builder.info.features.get_tensor_spec()
-        epoch = [0]
-
-        def where(p: int) -> tuple[str, int]:
-            k = int(np.searchsorted(ends, p, side="right"))
-            return slices[k].path, slices[k].skip + p - (int(ends[k - 1]) if k else 0)
-
-        def generate():
-            order = positions
-            if shuffle:
-                rng = np.random.default_rng(None if seed is None else [seed, epoch[0]])
-                epoch[0] += 1
-                order = positions[rng.permutation(len(positions))]
-            for p in order.tolist():
-                try:
-                    yield source[p]
-                except (RuntimeError, OSError, ValueError) as e:  # riegeli's hash check, bytes that do not parse
-                    path, number = where(p)
-                    raise SourceDataError(path, f"record {number} cannot be read ({type(e).__name__}: "
-                                          f"{' '.join(str(e).split())[:200]})",
-                                          "the shard is corrupt: rebuild the dataset "
-                                          "(eo-tfds build --overwrite)") from e
-
-        return tf.data.Dataset.from_generator(generate, output_signature=spec)
+        """ArrayRecord builds: the pool's ``tfds.data_source`` at the split's positions,
+        through the pipelines' checked, checkpointable reader (a read that fails names
+        the shard and the record)."""
+        reader = records.DataSourceReader(self.builder, POOL, positions=self.positions(split))
+        return reader.dataset(shuffle=shuffle, seed=seed).map(
+            ops.record_decoder(self.builder), num_parallel_calls=ops.AUTOTUNE, deterministic=True)
 
 
 def patch_band_stats(arrays: Mapping[str, np.ndarray], positions) -> dict:

@@ -640,13 +640,15 @@ class DataSourceReader:
     saved with ``tf.train.Checkpoint`` (a ``from_generator`` reader cannot: its state
     lives in Python)."""
 
-    def __init__(self, builder: tfds.core.DatasetBuilder, split: str):
+    def __init__(self, builder: tfds.core.DatasetBuilder, split: str, positions=None):
         self.source = builder.as_data_source(split).data_source  # raw bytes, not decoded
         self.slices = file_slices(builder, split)
         self._ends = np.cumsum([s.take for s in self.slices])
+        #: the positions of ``split`` to read, in this order (default: all of them)
+        self.positions = None if positions is None else np.asarray(positions, np.int64)
 
     def __len__(self) -> int:
-        return len(self.source)
+        return len(self.source) if self.positions is None else len(self.positions)
 
     def where(self, i: int) -> tuple[str, int]:
         """``(shard, record number in it)`` of position ``i``."""
@@ -655,6 +657,8 @@ class DataSourceReader:
 
     def read_batch(self, positions) -> np.ndarray:
         out = np.empty(len(positions), object)
+        if self.positions is not None:
+            positions = self.positions[np.asarray(positions, np.int64)]
         for k, i in enumerate(positions):
             try:
                 record = self.source[int(i)]
