@@ -96,17 +96,15 @@ def glacier_plain(data: str, epochs: int):
 
 def glacier_figures(work: Path) -> dict:
     import tensorflow as tf
-    import tensorflow_datasets as tfds
 
+    from conversion import commands
     from parsers import glacier_interp as src
     from tfds_builders import pipelines
 
     epochs = int(os.environ.get("EO_TFDS_BENCH_EPOCHS", "4"))
     manual, data = work / "glacier_manual", work / "glacier_data"
     src.write_samples(manual)
-    tfds.builder("glacier_interp/scenes", data_dir=str(data)).download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
-    builder = pipelines.load_builder("glacier_interp/scenes", str(data))
+    builder = commands.build("glacier_interp/scenes", str(manual), str(data))  # the prepared builder
     shards = [os.fspath(p) for p in builder.info.splits["train"].filepaths]
 
     def ours(augment):
@@ -150,17 +148,15 @@ def s2_plain(data: str, builder):
 
 def s2_figures(work: Path) -> dict:
     import tensorflow as tf
-    import tensorflow_datasets as tfds
 
     from benchmarks.bench_s2_cloud import write_publisher_files
+    from conversion import commands
     from tfds_builders import pipelines
 
     n = int(os.environ.get("EO_TFDS_BENCH_SERIES", "600"))
     manual, data = work / "s2_manual", work / "s2_data"
     write_publisher_files(manual, n)
-    tfds.builder("s2_cloud_timeseries", data_dir=str(data)).download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
-    builder = pipelines.load_builder("s2_cloud_timeseries", str(data))
+    builder = commands.build("s2_cloud_timeseries", str(manual), str(data))  # the prepared builder
     shards = [os.fspath(p) for p in builder.info.splits["train"].filepaths]
 
     def ours(augment):
